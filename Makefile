@@ -1,0 +1,58 @@
+# Tridium — one toolchain, one entry point.
+#   make run    bring the whole platform up (embedded Postgres + Redis + Ray Serve)
+#   make test   install what is missing and run the whole suite
+#   make lint   ruff (lint + format check) and mypy
+#   make bench  run the benchmarks in bench/
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install system-deps run down status test lint format bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet pip==25.3
+	@# The CPU build of torch that lies on this machine, first, so nothing resolves a CUDA one.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# OS packages the platform needs, installed only when missing.
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: install system-deps
+	$(BIN)/tridium up
+
+down: install
+	$(BIN)/tridium down
+
+status: install
+	$(BIN)/tridium status
+
+test: install system-deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install system-deps
+	$(BIN)/python -m bench.gateway
+
+# Re-pin the whole dependency tree from the current virtualenv.
+lock:
+	$(BIN)/pip freeze --exclude-editable | grep -v '^tridium' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Core: settings, the error tree, tenancy types, the event envelope, telemetry."""

@@ -1,0 +1,91 @@
+"""Settings: one pydantic-settings class, built at entrypoints and passed down.
+
+Never instantiate at import time (on Ray, import-time side effects run in every worker).
+Well-known variables keep their usual names (``DATABASE_URL``, ``REDIS_URL``,
+``RAY_ADDRESS``, ``OTEL_EXPORTER_OTLP_ENDPOINT``); everything else is ``TRIDIUM_*``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_DEV_SECRET = "tridium-dev-secret-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIDIUM_", extra="ignore", frozen=True)
+
+    env: str = Field("dev", description="dev | test | prod; prod refuses insecure defaults")
+    data_dir: Path = Field(Path(".tridium"), description="embedded services' data")
+
+    # Postgres: the app connects as a non-owner, non-BYPASSRLS role; migrations as the owner.
+    database_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "TRIDIUM_DATABASE_URL")
+    )
+    database_owner_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_OWNER_URL", "TRIDIUM_DATABASE_OWNER_URL")
+    )
+    # The outbox relay's login role: reads/updates event_log across tenants, nothing else.
+    database_relay_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_RELAY_URL", "TRIDIUM_DATABASE_RELAY_URL")
+    )
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "TRIDIUM_REDIS_URL"))
+    ray_address: str | None = Field(None, validation_alias=AliasChoices("RAY_ADDRESS", "TRIDIUM_RAY_ADDRESS"))
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    max_body_bytes: int = 1_048_576  # JSON routes; uploads have their own limit
+
+    # Auth: HS256 secret (compatible with Supabase JWT secrets), optional JWKS for RS/ES keys.
+    jwt_secret: SecretStr = SecretStr(INSECURE_DEV_SECRET)
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwks_url: str | None = None
+
+    # Rate limits (requests per window) — public routes by client IP, others by token.
+    rate_limit_public: int = 60
+    rate_limit_authenticated: int = 60
+    rate_limit_window_s: int = 60
+
+    idempotency_ttl_h: int = 24
+    idempotency_lock_timeout_s: int = 90
+
+    # Events
+    events_stream: str = "tridium:events"
+    outbox_poll_interval_s: float = 0.5
+
+    otel_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TRIDIUM_OTEL_ENDPOINT")
+    )
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_insecure_prod(self) -> Settings:
+        if self.env == "prod":
+            secret = self.jwt_secret.get_secret_value()
+            if secret == INSECURE_DEV_SECRET or len(secret) < 32:
+                raise ValueError("TRIDIUM_JWT_SECRET must be set to a random value of >= 32 chars in prod")
+            if self.database_url is None or self.redis_url is None:
+                raise ValueError("DATABASE_URL and REDIS_URL are required in prod")
+        return self
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise ValueError("DATABASE_URL is not set (tridium up sets it for the embedded Postgres)")
+        return self.database_url.get_secret_value()
+
+    def require_redis_url(self) -> str:
+        if self.redis_url is None:
+            raise ValueError("REDIS_URL is not set (tridium up sets it for the embedded Redis)")
+        return self.redis_url
+
+
+__all__ = ["INSECURE_DEV_SECRET", "Settings"]

@@ -1,0 +1,231 @@
+"""The event bus: outbox relay (Postgres → Redis Stream) and stream consumers.
+
+Delivery is at-least-once end to end; effects are exactly-once because a consumer's work
+and its ``processed_events`` marker commit in one tenant transaction, and the stream entry
+is acknowledged only after that commit.
+
+- ``OutboxRelay`` runs with the relay role: LISTENs for commits, claims unpublished rows
+  (FOR UPDATE SKIP LOCKED), XADDs them, then marks them published in the same
+  transaction. If Redis is down the transaction rolls back and the rows wait; a crash
+  between XADD and COMMIT republishes (consumers dedupe by event id).
+- ``StreamConsumer`` reads with a consumer group, reclaims entries left pending by dead
+  consumers (XAUTOCLAIM) and moves poison entries to a dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import redis.asyncio as redis
+from redis.exceptions import RedisError, ResponseError
+
+from core.events import Event
+from core.logging import request_id_var
+from core.tenancy import TenantId
+
+from .events import OUTBOX_CHANNEL, claim_unpublished, mark_published, outbox_lag_seconds
+from .pool import tenant_tx
+
+log = logging.getLogger(__name__)
+
+STREAM_MAXLEN = 200_000
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        relay_pool: asyncpg.Pool,
+        client: redis.Redis,
+        stream: str,
+        *,
+        poll_interval_s: float = 0.5,
+        batch: int = 500,
+    ):
+        self._pool = relay_pool
+        self._redis = client
+        self._stream = stream
+        self._poll = poll_interval_s
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self.published = 0
+        self.last_error: str | None = None
+
+    async def start(self) -> None:
+        self._listener = await self._pool.acquire()
+        await self._listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._listener is not None:
+            await self._listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
+            await self._pool.release(self._listener)
+            self._listener = None
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        backoff = self._poll
+        while True:
+            try:
+                while await self.publish_batch() == self._batch:
+                    pass
+                self.last_error = None
+                backoff = self._poll
+            except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay cannot publish yet; will retry", extra={"error": self.last_error})
+                backoff = min(backoff * 2, 10.0)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+
+    async def publish_batch(self) -> int:
+        """Publish one batch; returns how many events were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            events = await claim_unpublished(conn, self._batch)
+            if not events:
+                return 0
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.xadd(self._stream, event.to_stream_fields(), maxlen=STREAM_MAXLEN, approximate=True)
+                await pipe.execute()
+            await mark_published(conn, [e.id for e in events])
+        self.published += len(events)
+        return len(events)
+
+    async def stats(self) -> dict[str, Any]:
+        async with self._pool.acquire() as conn:
+            lag = await outbox_lag_seconds(conn)
+        running = self._task is not None and not self._task.done()
+        return {"ok": running, "lag_s": lag, "published": self.published, "last_error": self.last_error}
+
+
+Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
+
+
+class StreamConsumer:
+    """One consumer in a consumer group; ``handler`` runs inside the event's tenant transaction."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        client: redis.Redis,
+        stream: str,
+        group: str,
+        name: str,
+        handler: Handler,
+        *,
+        types: set[str] | None = None,
+        min_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        block_ms: int = 1000,
+    ):
+        self._pool, self._redis = pool, client
+        self._stream, self._group, self._name = stream, group, name
+        self._handler = handler
+        self._types = types
+        self._min_idle_ms = min_idle_ms
+        self._max_deliveries = max_deliveries
+        self._block_ms = block_ms
+        self.dead_letter_stream = f"{stream}:dead:{group}"
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run_once(self) -> int:
+        """Reclaim stuck entries, then read new ones; returns entries handled."""
+        handled = await self._reclaim()
+        resp = await self._redis.xreadgroup(
+            self._group, self._name, {self._stream: ">"}, count=100, block=self._block_ms
+        )
+        for _stream, entries in resp or []:
+            for entry_id, fields in entries:
+                await self._handle(entry_id, fields)
+                handled += 1
+        return handled
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.ensure_group()
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except (RedisError, OSError) as exc:
+                log.warning("consumer cannot read the stream; retrying", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
+
+    async def _reclaim(self) -> int:
+        _next, claimed, _deleted = await self._redis.xautoclaim(
+            self._stream, self._group, self._name, min_idle_time=self._min_idle_ms, start_id="0-0", count=100
+        )
+        for entry_id, fields in claimed:
+            pending = await self._redis.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
+            deliveries = pending[0]["times_delivered"] if pending else 1
+            if deliveries > self._max_deliveries:
+                await self._redis.xadd(self.dead_letter_stream, fields)
+                await self._redis.xack(self._stream, self._group, entry_id)
+                log.error("event moved to dead-letter stream", extra={"entry": str(entry_id), "group": self._group})
+                continue
+            await self._handle(entry_id, fields)
+        return len(claimed)
+
+    async def _handle(self, entry_id: Any, fields: dict[Any, Any]) -> None:
+        try:
+            event = Event.from_stream_fields(fields)
+        except ValueError:
+            log.error("malformed stream entry dead-lettered", extra={"entry": str(entry_id)})
+            await self._redis.xadd(self.dead_letter_stream, fields)
+            await self._redis.xack(self._stream, self._group, entry_id)
+            return
+        if self._types is None or event.type in self._types:
+            token = request_id_var.set(event.request_id)
+            try:
+                async with tenant_tx(self._pool, TenantId(event.tenant_id)) as conn:
+                    first = await conn.fetchval(
+                        """insert into processed_events (tenant_id, consumer, event_id) values ($1, $2, $3)
+                           on conflict do nothing returning true""",
+                        event.tenant_id,
+                        self._group,
+                        event.id,
+                    )
+                    if first:
+                        await self._handler(conn, event)
+            except Exception:
+                # Not acked: it stays pending and is retried after min_idle_ms, then dead-lettered.
+                log.exception("event handler failed", extra={"event_id": str(event.id), "type": event.type})
+                return
+            finally:
+                request_id_var.reset(token)
+        await self._redis.xack(self._stream, self._group, entry_id)
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.05) -> bool:
+    """Poll an async predicate until true or timeout (used by tests, launcher and benchmarks)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(interval_s)
+    return await predicate()
+
+
+__all__ = ["Handler", "OutboxRelay", "StreamConsumer", "wait_until"]

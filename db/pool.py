@@ -1,0 +1,61 @@
+"""asyncpg pools and the one helper through which tenant data is touched.
+
+``tenant_tx(pool, tenant_id)`` opens a transaction and sets ``app.tenant_id``
+transaction-locally (``set_config(..., true)``), so the setting dies with the transaction
+and transaction poolers (Supavisor, PgBouncer) stay safe. RLS is the backstop; every
+query still names its tenant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from core.tenancy import TenantId
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """One pool per process (replica, actor, task), created in its constructor/lifespan."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=30,
+        # Transaction poolers cannot keep server-side prepared statements.
+        statement_cache_size=100,
+    )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def tenant_tx(pool: asyncpg.Pool, tenant_id: TenantId) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction bound to one tenant. The only way tenant data is read or written."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("select set_config('app.tenant_id', $1, true)", str(tenant_id))
+        yield conn
+
+
+@asynccontextmanager
+async def principal_tx(pool: asyncpg.Pool, user_id: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction that may read only the principal's own memberships (no tenant yet)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("select set_config('app.user_id', $1, true)", user_id)
+        yield conn
+
+
+def record(row: asyncpg.Record | None) -> dict[str, Any] | None:
+    return None if row is None else dict(row)
+
+
+__all__ = ["create_pool", "principal_tx", "record", "tenant_tx"]

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the OS packages Tridium needs when they are missing (Debian/Ubuntu, as root).
+set -euo pipefail
+need=()
+if [[ -z "${REDIS_URL:-}" ]] && ! command -v redis-server >/dev/null; then need+=(redis-server); fi
+if [[ ${#need[@]} -eq 0 ]]; then exit 0; fi
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+  echo "Missing OS packages: ${need[*]}. Install them (or set REDIS_URL) and retry." >&2
+  exit 1
+fi
+echo "Installing OS packages: ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

@@ -1,0 +1,1 @@
+"""Serve: the gateway app, its middleware and routers, and the Ray Serve deployments."""

@@ -1,0 +1,84 @@
+"""The gateway's FastAPI app, identical under Ray Serve and plain uvicorn.
+
+``build_fastapi(settings)`` returns the app; its lifespan creates the per-process pool,
+Redis client and helpers and closes them on shutdown. Ray Serve wraps it in
+``serve.deployments.Gateway``; the benchmark runs the same app under uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as redis
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from core.logging import setup_logging
+from core.settings import Settings
+from core.telemetry import setup_tracing
+from db.pool import create_pool
+
+from .auth import TokenVerifier
+from .errors import install_error_handlers
+from .metrics import GatewayMetrics
+from .middleware import EdgeMiddleware
+from .ratelimit import RateLimiter
+from .routers import admin, crm, health, me
+from .state import AppState, RelayProbe
+
+API_VERSION = "0.1.0"
+
+
+def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> FastAPI:
+    setup_logging(settings.log_level)
+    setup_tracing("tridium-gateway", settings.otel_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(
+            settings.require_database_url(), min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        client = redis.from_url(settings.require_redis_url(), socket_timeout=2, socket_connect_timeout=2)
+        app.state.tridium = AppState(
+            settings=settings,
+            pool=pool,
+            redis=client,
+            verifier=TokenVerifier(settings),
+            limiter=RateLimiter(client, settings.rate_limit_window_s),
+            metrics=GatewayMetrics(),
+            relay_probe=relay_probe,
+        )
+        try:
+            yield
+        finally:
+            await client.aclose()
+            await pool.close()
+
+    app = FastAPI(
+        title="Tridium API",
+        version=API_VERSION,
+        description=(
+            "Multi-tenant back end for Luddy, Lucy and Clio. Authenticate with "
+            "`Authorization: Bearer <JWT>` and choose the tenant with `X-Tenant-Id` (uuid or slug). "
+            'Errors are always `{"error": {"code", "message", "details"}}`.'
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (health.router, me.router, crm.router, admin.router):
+        app.include_router(router)
+    # Outermost first: CORS answers preflights before auth and rate limits see them.
+    app.add_middleware(EdgeMiddleware, body_limits={})
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Tenant-Id", "Last-Event-ID"],
+        expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After", "X-Request-Id", "Idempotent-Replayed"],
+    )
+    return app
+
+
+__all__ = ["API_VERSION", "build_fastapi"]

@@ -1,0 +1,85 @@
+"""Ray Serve deployments of the ``tridium`` application.
+
+- ``Gateway``: the FastAPI ingress (``serve.app.build_fastapi``), built on the replica.
+- ``EventRelay``: one replica running the outbox relay; the gateway's ``/health`` asks it
+  for a report, which also proves the Ray control path works.
+
+Settings come from the replica's environment (the launcher ships it in ``runtime_env``).
+Replicas reserve no CPU: on a 2-core machine the work is I/O bound and CPU reservations
+would only stop the app from fitting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as redis
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from core.logging import setup_logging
+from core.settings import Settings
+from db.bus import OutboxRelay
+from db.pool import create_pool
+
+from .app import build_fastapi
+
+
+@serve.deployment(name="EventRelay", num_replicas=1, ray_actor_options={"num_cpus": 0})
+class EventRelay:
+    async def __init__(self) -> None:
+        settings = Settings()
+        setup_logging(settings.log_level)
+        if settings.database_relay_url is None:
+            raise ValueError("DATABASE_RELAY_URL is not set: the relay needs its own role")
+        self._pool = await create_pool(settings.database_relay_url.get_secret_value(), min_size=1, max_size=3)
+        self._redis = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
+        self._relay = OutboxRelay(
+            self._pool, self._redis, settings.events_stream, poll_interval_s=settings.outbox_poll_interval_s
+        )
+        await self._relay.start()
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._relay.stats()
+
+    async def check_health(self) -> None:
+        report = await self._relay.stats()
+        if not report["ok"]:
+            raise RuntimeError("outbox relay task stopped")
+
+    async def __del__(self) -> None:
+        await self._relay.stop()
+        await self._redis.aclose()
+        await self._pool.close()
+
+
+@serve.deployment(
+    name="Gateway",
+    ray_actor_options={"num_cpus": 0},
+    max_ongoing_requests=256,
+    health_check_period_s=10,
+)
+@serve.ingress()
+class Gateway:
+    def __init__(self, relay: DeploymentHandle) -> None:
+        self._settings = Settings()
+        self._relay = relay
+
+    def __serve_build_asgi_app__(self) -> Any:
+        async def relay_probe() -> dict[str, Any]:
+            report: dict[str, Any] = await self._relay.stats.remote()
+            return report
+
+        return build_fastapi(self._settings, relay_probe=relay_probe)
+
+
+def build_app(env: dict[str, str] | None = None, gateway_replicas: int = 1) -> Any:
+    """The Serve application graph. ``env`` is shipped to every replica."""
+    options: dict[str, Any] = {"num_cpus": 0}
+    if env:
+        options["runtime_env"] = {"env_vars": env}
+    relay = EventRelay.options(ray_actor_options=options).bind()
+    return Gateway.options(ray_actor_options=options, num_replicas=gateway_replicas).bind(relay)
+
+
+__all__ = ["EventRelay", "Gateway", "build_app"]

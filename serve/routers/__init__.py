@@ -1,0 +1,1 @@
+"""HTTP routers: thin translations from HTTP to service calls and back."""

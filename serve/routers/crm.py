@@ -1,0 +1,122 @@
+"""CRM and inbox: leads, threads, messages, deals. All tenant-scoped."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from db import crm
+from db.pool import tenant_tx
+
+from ..deps import Idempotent, State, Tenant
+from ..schemas import (
+    Channel,
+    Deal,
+    DealIn,
+    DealPage,
+    Lead,
+    LeadIn,
+    LeadPage,
+    Message,
+    MessageIn,
+    MessagePage,
+    Thread,
+    ThreadIn,
+    ThreadPage,
+)
+
+router = APIRouter(tags=["crm"])
+
+Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
+Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
+
+
+@router.get("/leads", response_model=LeadPage)
+async def list_leads(
+    state: State,
+    ctx: Tenant,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    stage: Annotated[str | None, Query(max_length=40)] = None,
+    source: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="search name, e-mail, phone")] = None,
+) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.list_leads(conn, ctx.tenant_id, limit=limit, cursor=cursor, stage=stage, source=source, q=q)
+
+
+@router.post("/leads", response_model=Lead, status_code=201)
+async def create_lead(body: LeadIn, ctx: Tenant, idem: Idempotent) -> object:
+    return await idem.respond(201, lambda conn: crm.create_lead(conn, ctx.tenant_id, body.model_dump()))
+
+
+@router.get("/leads/{lead_id}", response_model=Lead)
+async def get_lead(lead_id: UUID, state: State, ctx: Tenant) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.get_lead(conn, ctx.tenant_id, lead_id)
+
+
+@router.get("/threads", response_model=ThreadPage)
+async def list_threads(
+    state: State,
+    ctx: Tenant,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    channel: Channel | None = None,
+    lead_id: UUID | None = None,
+) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.list_threads(conn, ctx.tenant_id, limit=limit, cursor=cursor, channel=channel, lead_id=lead_id)
+
+
+@router.post("/threads", response_model=Thread, status_code=201)
+async def create_thread(body: ThreadIn, state: State, ctx: Tenant) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.create_thread(conn, ctx.tenant_id, body.model_dump())
+
+
+@router.get("/messages", response_model=MessagePage)
+async def list_messages(
+    state: State,
+    ctx: Tenant,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    channel: Channel | None = None,
+    thread_id: UUID | None = None,
+) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.list_messages(
+            conn, ctx.tenant_id, limit=limit, cursor=cursor, thread_id=thread_id, channel=channel
+        )
+
+
+@router.post("/messages", response_model=Message, status_code=201)
+async def create_message(body: MessageIn, state: State, ctx: Tenant) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.create_message(conn, ctx.tenant_id, body.model_dump())
+
+
+@router.get("/deals", response_model=DealPage)
+async def list_deals(
+    state: State,
+    ctx: Tenant,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    stage: Annotated[str | None, Query(max_length=20)] = None,
+    lead_id: UUID | None = None,
+) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.list_deals(conn, ctx.tenant_id, limit=limit, cursor=cursor, stage=stage, lead_id=lead_id)
+
+
+@router.post("/deals", response_model=Deal, status_code=201)
+async def create_deal(body: DealIn, state: State, ctx: Tenant) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.create_deal(conn, ctx.tenant_id, body.model_dump())
+
+
+@router.post("/deals/{deal_id}/win", response_model=Deal)
+async def win_deal(deal_id: UUID, ctx: Tenant, idem: Idempotent) -> object:
+    return await idem.respond(200, lambda conn: crm.win_deal(conn, ctx.tenant_id, deal_id, source="api"))

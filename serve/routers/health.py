@@ -1,0 +1,61 @@
+"""Liveness and dependencies: ``GET /health`` (503 when a dependency is down), ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..deps import State
+from ..schemas import Health
+
+router = APIRouter(tags=["core"])
+
+
+async def _check(coro_factory: object, timeout: float = 2.0) -> str:
+    try:
+        await asyncio.wait_for(coro_factory, timeout)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 — any failure of a dependency is "down", with its reason
+        return f"down: {type(exc).__name__}"
+    return "ok"
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(state: State) -> JSONResponse:
+    async def pg() -> None:
+        async with state.pool.acquire() as conn:
+            await conn.fetchval("select 1")
+
+    async def ray() -> None:
+        if state.relay_probe is None:
+            raise RuntimeError("no Ray runtime attached (plain ASGI mode)")
+        report = await state.relay_probe()
+        if not report.get("ok"):
+            raise RuntimeError("relay not running")
+
+    postgres, redis_, ray_ = await asyncio.gather(_check(pg()), _check(state.redis.ping()), _check(ray()))
+    checks = {"postgres": postgres, "redis": redis_, "ray": ray_}
+    required = ["postgres", "redis"] + (["ray"] if state.relay_probe is not None else [])
+    ok = all(checks[name] == "ok" for name in required)
+    body = Health(ok=ok, ts=datetime.now(UTC), checks=checks)  # type: ignore[arg-type]
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(state: State) -> Response:
+    m = state.metrics
+    pool = state.pool
+    m.pool_size.set(pool.get_size())
+    m.pool_idle.set(pool.get_idle_size())
+    m.pool_max.set(pool.get_max_size())
+    if state.relay_probe is not None:
+        try:
+            report = await asyncio.wait_for(state.relay_probe(), 2.0)
+            m.outbox_lag.set(float(report.get("lag_s", 0.0)))
+            m.outbox_published.set(float(report.get("published", 0)))
+        except Exception:  # noqa: BLE001 — metrics must render even when the relay is away
+            pass
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
