@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     database_relay_url: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DATABASE_RELAY_URL", "TRIDIUM_DATABASE_RELAY_URL")
     )
+    # Ports of the embedded services (used only when DATABASE_URL / REDIS_URL are unset).
+    pg_port: int = 54329
+    redis_port: int = 63799
+    ray_dashboard_port: int = 8265
     db_pool_min: int = 1
     db_pool_max: int = 10
 

@@ -1,0 +1,1 @@
+"""Tridium's command line and the local launcher of its embedded services."""

@@ -1,0 +1,264 @@
+"""The local launcher behind ``tridium up`` / ``make run``.
+
+Embedded defaults: Postgres (+pgvector) and Redis under ``./.tridium`` unless
+``DATABASE_URL`` / ``REDIS_URL`` are set; Ray local unless ``RAY_ADDRESS``; the Serve app
+on http://127.0.0.1:8000; a demo tenant and a token for it. Ctrl-C (or ``tridium down``)
+stops everything this process started; data stays for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from core.settings import Settings
+from db.migrate import migrate
+from db.pool import create_pool
+from db.tenants import ensure_tenant, upsert_membership
+from serve.auth import mint_token
+
+log = logging.getLogger("tridium.launcher")
+
+DEMO_SLUG = "demo"
+DEMO_EMAIL = "owner@demo.tridium.local"
+
+
+def demo_user_id(email: str) -> str:
+    """Stable user id for CLI-made users (a real deployment uses its IdP's ``sub``)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tridium:user:{email.lower()}"))
+
+
+def jwt_secret(data_dir: Path) -> str:
+    """The dev JWT secret, generated once and kept (0600) so tokens survive restarts."""
+    path = data_dir / "jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return value
+
+
+@dataclass
+class Environment:
+    """Addresses of the services, resolved from the environment or started embedded."""
+
+    env: dict[str, str]
+    started: list[Any] = field(default_factory=list)  # embedded services we must stop
+    owner_url: str | None = None
+
+
+def resolve_services(settings: Settings, *, start: bool = True) -> Environment:
+    """Start (or find) Postgres and Redis; return the env every process should see."""
+    from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
+
+    data_dir = settings.data_dir.absolute()
+    env: dict[str, str] = {"TRIDIUM_DATA_DIR": str(data_dir)}
+    out = Environment(env)
+    if settings.database_url is None:
+        pg = EmbeddedPostgres(data_dir, port=settings.pg_port)
+        if start:
+            pg.start()
+            out.started.append(pg)
+        env["DATABASE_URL"] = pg.app_url()
+        env["DATABASE_OWNER_URL"] = pg.owner_url()
+        env["DATABASE_RELAY_URL"] = pg.relay_url()
+        out.owner_url = pg.owner_url()
+    else:
+        env["DATABASE_URL"] = settings.database_url.get_secret_value()
+        if settings.database_owner_url is not None:
+            env["DATABASE_OWNER_URL"] = out.owner_url = settings.database_owner_url.get_secret_value()
+        if settings.database_relay_url is not None:
+            env["DATABASE_RELAY_URL"] = settings.database_relay_url.get_secret_value()
+    if settings.redis_url is None:
+        rd = EmbeddedRedis(data_dir, port=settings.redis_port)
+        if start:
+            ensure_redis_server_installed()
+            rd.start()
+            out.started.append(rd)
+        env["REDIS_URL"] = rd.url()
+    else:
+        env["REDIS_URL"] = settings.redis_url
+    if "TRIDIUM_JWT_SECRET" not in os.environ:
+        env["TRIDIUM_JWT_SECRET"] = jwt_secret(data_dir)
+    return out
+
+
+def settings_with(env: dict[str, str]) -> Settings:
+    os.environ.update(env)
+    return Settings()
+
+
+async def prepare_database(settings: Settings, owner_url: str | None) -> str:
+    """Migrate (as owner) and make sure the demo tenant and its owner exist; return a token."""
+    if owner_url is None:
+        raise SystemExit("DATABASE_OWNER_URL is required to apply migrations (the app role cannot)")
+    applied = await migrate(owner_url)
+    if applied:
+        log.info("migrations applied", extra={"versions": applied})
+    pool = await create_pool(settings.require_database_url(), max_size=2)
+    try:
+        tenant_id = await ensure_tenant(pool, DEMO_SLUG, "Demo")
+        user_id = demo_user_id(DEMO_EMAIL)
+        await upsert_membership(pool, tenant_id, user_id, DEMO_EMAIL, "owner")
+    finally:
+        await pool.close()
+    return mint_token(settings, user_id=user_id, email=DEMO_EMAIL, ttl_s=30 * 24 * 3600)
+
+
+def start_ray_and_serve(settings: Settings, env: dict[str, str]) -> str | None:
+    """Start (or join) Ray and deploy the Serve app; returns the dashboard URL if any."""
+    import ray
+    from ray import serve
+
+    from serve.deployments import build_app
+
+    local = settings.ray_address is None
+    init_kwargs: dict[str, Any] = {
+        "namespace": "tridium",
+        "runtime_env": {"env_vars": env},
+        "logging_level": logging.WARNING,
+        "log_to_driver": False,
+    }
+    if local:
+        init_kwargs |= {
+            "include_dashboard": True,
+            "dashboard_host": "127.0.0.1",
+            "dashboard_port": settings.ray_dashboard_port,
+            "object_store_memory": 256 * 1024 * 1024,
+        }
+    else:
+        init_kwargs["address"] = settings.ray_address
+    ctx = ray.init(**init_kwargs)
+    serve.start(http_options={"host": settings.host, "port": settings.port})
+    serve.run(build_app(env), name="tridium", route_prefix="/", blocking=False)
+    dashboard = getattr(ctx, "dashboard_url", None)
+    return f"http://{dashboard}" if dashboard and not str(dashboard).startswith("http") else dashboard
+
+
+def wait_healthy(base_url: str, timeout_s: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(f"{base_url}/health", timeout=3)
+            last = r.json()
+            if r.status_code == 200 and last.get("ok"):
+                return last
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the gateway did not become healthy in {timeout_s:.0f}s: {json.dumps(last)}")
+
+
+def pid_file(settings: Settings) -> Path:
+    return settings.data_dir.absolute() / "up.pid"
+
+
+def banner(base_url: str, token: str, dashboard: str | None, env: dict[str, str], elapsed: float) -> str:
+    curl = (
+        f"curl -s {base_url}/leads -H \"Authorization: Bearer $TOKEN\" -H 'X-Tenant-Id: {DEMO_SLUG}'"
+        f" -H \"Idempotency-Key: $(date +%s%N)\" -H 'Content-Type: application/json'"
+        f' -d \'{{"name": "Maria Silva", "email": "maria@example.com", "source": "instagram"}}\''
+    )
+    lines = [
+        "",
+        f"Tridium is up in {elapsed:.1f}s",
+        f"  API        {base_url}   (docs: {base_url}/docs, metrics: {base_url}/metrics)",
+        f"  Postgres   {_redact(env['DATABASE_URL'])}",
+        f"  Redis      {env['REDIS_URL']}",
+        f"  Ray        dashboard {dashboard or 'n/a (joined an existing cluster)'}",
+        f"  Tenant     {DEMO_SLUG} (owner {DEMO_EMAIL})",
+        "",
+        f"export TOKEN={token}",
+        f"curl -s {base_url}/health",
+        curl,
+        f"curl -s {base_url}/leads -H \"Authorization: Bearer $TOKEN\" -H 'X-Tenant-Id: {DEMO_SLUG}'",
+        "",
+        "Ctrl-C stops everything; data stays in ./.tridium",
+    ]
+    return "\n".join(lines)
+
+
+def _redact(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+
+
+def up(settings: Settings) -> int:
+    """Bring everything up and block until Ctrl-C / SIGTERM."""
+    started_at = time.monotonic()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("AGNO_TELEMETRY", "false")
+    services = resolve_services(settings)
+    stop_requested = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    pf = pid_file(settings)
+    pf.parent.mkdir(parents=True, exist_ok=True)
+    pf.write_text(str(os.getpid()))
+    try:
+        env = services.env | {
+            k: v for k, v in os.environ.items() if k.startswith(("TRIDIUM_", "LLM_", "OTEL_", "AGNO_", "ASAAS_"))
+        }
+        env["RAY_USAGE_STATS_ENABLED"] = "0"
+        env["AGNO_TELEMETRY"] = "false"
+        settings = settings_with(env)
+        token = asyncio.run(prepare_database(settings, services.owner_url))
+        dashboard = start_ray_and_serve(settings, env)
+        # ray.init installs its own fatal-signal handler for SIGTERM: take SIGTERM back so
+        # `tridium down` stops us cleanly instead of crashing the driver.
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        base_url = f"http://{settings.host}:{settings.port}"
+        wait_healthy(base_url)
+        print(banner(base_url, token, dashboard, env, time.monotonic() - started_at), flush=True)
+        while not stop_requested:
+            time.sleep(0.3)
+        print("\nStopping Tridium…", flush=True)
+        return 0
+    finally:
+        shutdown(services)
+        pf.unlink(missing_ok=True)
+
+
+def shutdown(services: Environment) -> None:
+    try:
+        import ray
+        from ray import serve
+
+        if ray.is_initialized():
+            try:
+                serve.shutdown()
+            finally:
+                ray.shutdown()
+    except Exception as exc:  # noqa: BLE001 — keep stopping the other services
+        print(f"warning: Ray did not stop cleanly: {exc}", file=sys.stderr)
+    for svc in reversed(services.started):
+        svc.stop()
+    print("Stopped. Data kept in ./.tridium", flush=True)
+
+
+__all__ = ["DEMO_SLUG", "demo_user_id", "prepare_database", "resolve_services", "shutdown", "up"]
