@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,11 @@ import pytest
 import redis.asyncio as redis
 
 from core.settings import Settings
+from core.tenancy import TenantId
 from db.migrate import migrate
 from db.pool import create_pool
+from db.tenants import create_tenant, upsert_membership
+from serve.auth import mint_token
 
 TEST_DATA = Path(os.environ.get("TRIDIUM_TEST_DATA", "/tmp/tridium-test"))
 PG_PORT = int(os.environ.get("TRIDIUM_TEST_PG_PORT", "54339"))
@@ -74,6 +78,7 @@ def settings(migrated: Infra) -> Settings:
         "DATABASE_RELAY_URL": migrated.relay_url,
         "REDIS_URL": migrated.redis_url,
         "TRIDIUM_ENV": "test",
+        "TRIDIUM_JWT_SECRET": secrets.token_urlsafe(48),
         "TRIDIUM_LOG_LEVEL": "WARNING",
         # High limits for the suite; the rate-limit tests build their own app with low ones.
         "TRIDIUM_RATE_LIMIT_PUBLIC": "100000",
@@ -102,3 +107,43 @@ async def redis_client(migrated: Infra) -> AsyncIterator[redis.Redis]:
     client = redis.from_url(migrated.redis_url)
     yield client
     await client.aclose()
+
+
+@dataclass(frozen=True)
+class Member:
+    tenant_id: TenantId
+    slug: str
+    user_id: str
+    token: str
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "X-Tenant-Id": self.slug, **extra}
+
+
+MakeMember = Callable[..., Awaitable[Member]]
+
+
+@pytest.fixture(scope="session")
+async def make_member(app_pool: asyncpg.Pool, settings: Settings) -> MakeMember:
+    async def make(role: str = "owner", slug: str | None = None) -> Member:
+        slug = slug or f"t-{secrets.token_hex(5)}"
+        tenant_id = await create_tenant(app_pool, slug, f"Tenant {slug}")
+        user_id = str(uuid.uuid4())
+        await upsert_membership(app_pool, tenant_id, user_id, f"{user_id[:8]}@example.com", role)
+        token = mint_token(settings, user_id=user_id, email=f"{user_id[:8]}@example.com")
+        return Member(tenant_id, slug, user_id, token)
+
+    return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the tiers in order: unit → integration → cluster. The cluster tier starts the
+    whole platform (with its own outbox relay) once, so it goes last and does not compete
+    with the in-process relays of the integration tests."""
+    tier = {"unit": 0, "integration": 1, "cluster": 2}
+
+    def key(item: pytest.Item) -> int:
+        parts = item.nodeid.split("/")
+        return tier.get(parts[1], 1) if len(parts) > 1 else 1
+
+    items.sort(key=key)

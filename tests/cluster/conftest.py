@@ -1,0 +1,92 @@
+"""ONE real local Ray + Serve per test session, started the way users start it:
+``tridium up`` in a subprocess, pointed at the session's Postgres and Redis.
+
+Teardown sends SIGTERM (what ``tridium down`` does) and requires a clean exit: that is the
+launcher's start/stop test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.settings import Settings
+
+from ..conftest import Infra
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Platform:
+    base_url: str
+    token: str
+    log_path: Path
+
+
+@pytest.fixture(scope="session")
+def platform(migrated: Infra, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    data_dir = tmp_path_factory.mktemp("platform")
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TRIDIUM_", "RAY_ADDRESS"))},
+        "DATABASE_URL": migrated.app_url,
+        "DATABASE_OWNER_URL": migrated.owner_url,
+        "DATABASE_RELAY_URL": migrated.relay_url,
+        "REDIS_URL": migrated.redis_url,
+        "TRIDIUM_DATA_DIR": str(data_dir),
+        "TRIDIUM_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "TRIDIUM_PORT": str(port),
+        "TRIDIUM_RAY_DASHBOARD_PORT": str(_free_port()),
+        "TRIDIUM_RATE_LIMIT_PUBLIC": "100000",
+        "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000",
+        "TRIDIUM_LOG_LEVEL": "WARNING",
+    }
+    log_path = data_dir / "up.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tridium.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    token = ""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        text = log_path.read_text()
+        if "export TOKEN=" in text:
+            token = text.split("export TOKEN=", 1)[1].split()[0]
+            break
+        if proc.poll() is not None:
+            pytest.fail(f"tridium up exited with {proc.returncode}:\n{text[-4000:]}")
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"tridium up did not come up in 180s:\n{log_path.read_text()[-4000:]}")
+    try:
+        yield Platform(base_url, token, log_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("tridium up did not stop within 90s of SIGTERM")
+        log.close()
+        text = log_path.read_text()
+        assert code == 0, f"tridium up exited with {code}:\n{text[-3000:]}"
+        assert "Stopped." in text
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{base_url}/health", timeout=2)
