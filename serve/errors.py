@@ -61,6 +61,10 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    # FastAPI turns any error raised while it reads the body into a 400; ours (the edge's
+    # body limit on a chunked request, which has no Content-Length) keep status and code.
+    if isinstance(exc.__cause__, TridiumError):
+        return from_tridium_error(exc.__cause__)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return error_response(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
 

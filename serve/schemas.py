@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 Channel = Literal["whatsapp", "instagram", "email", "chat"]
 
 
+def _check_storable(value: Any) -> None:
+    """Postgres text/jsonb cannot hold NUL, and NaN/Infinity are not JSON: Python's json
+    module accepts both, so without this they reach the database and fail there (a 500).
+    Iterative, so deeply nested ``meta`` cannot exhaust the stack."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("NUL characters (\\u0000) are not allowed")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("NaN and Infinity are not allowed")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        _check_storable(value)
+        return value
 
 
 class LeadIn(Strict):
