@@ -22,9 +22,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".tridium"), description="embedded services' data")
 
     # Postgres: the app connects as a non-owner, non-BYPASSRLS role; migrations as the owner.
-    database_url: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("DATABASE_URL", "TRIDIUM_DATABASE_URL")
-    )
+    database_url: SecretStr | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "TRIDIUM_DATABASE_URL"))
     database_owner_url: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DATABASE_OWNER_URL", "TRIDIUM_DATABASE_OWNER_URL")
     )
@@ -65,6 +63,18 @@ class Settings(BaseSettings):
     # Events
     events_stream: str = "tridium:events"
     outbox_poll_interval_s: float = 0.5
+
+    # Agents (actors/): an OpenAI-compatible endpoint when all three LLM_* are set, else the
+    # offline grounded model. Per agent, settings.model = auto|offline|openai picks one.
+    llm_base_url: str | None = Field(None, validation_alias=AliasChoices("LLM_BASE_URL", "TRIDIUM_LLM_BASE_URL"))
+    llm_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("LLM_API_KEY", "TRIDIUM_LLM_API_KEY"))
+    llm_model: str | None = Field(None, validation_alias=AliasChoices("LLM_MODEL", "TRIDIUM_LLM_MODEL"))
+    llm_price_in_per_mtok: float = 0.0  # USD per million input tokens, for agent_runs.cost
+    llm_price_out_per_mtok: float = 0.0
+    agent_runtime: str = Field("auto", description="auto (Ray when initialised, else in-process) | ray | local")
+    agent_idle_s: float = Field(300.0, description="an idle agent actor is passivated after this")
+    agent_disconnect_grace_s: float = Field(3.0, description="a run whose client left is cancelled after this")
+    agent_run_buffer_ttl_s: int = Field(3600, description="how long run events stay resumable")
 
     otel_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TRIDIUM_OTEL_ENDPOINT")

@@ -15,10 +15,11 @@ is acknowledged only after that commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import redis.asyncio as redis
@@ -53,22 +54,21 @@ class OutboxRelay:
         self._batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener: Any = None
         self.published = 0
         self.last_error: str | None = None
 
     async def start(self) -> None:
-        self._listener = await self._pool.acquire()
-        await self._listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+        listener: Any = await self._pool.acquire()
+        await listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+        self._listener = listener
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self._listener is not None:
             await self._listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
             await self._pool.release(self._listener)
@@ -90,20 +90,20 @@ class OutboxRelay:
                 log.warning("outbox relay cannot publish yet; will retry", extra={"error": self.last_error})
                 backoff = min(backoff * 2, 10.0)
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
 
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many events were published."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as proxy, proxy.transaction():
+            conn = cast(asyncpg.Connection, proxy)
             events = await claim_unpublished(conn, self._batch)
             if not events:
                 return 0
             async with self._redis.pipeline(transaction=False) as pipe:
                 for event in events:
-                    pipe.xadd(self._stream, event.to_stream_fields(), maxlen=STREAM_MAXLEN, approximate=True)
+                    fields: Any = event.to_stream_fields()
+                    pipe.xadd(self._stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
                 await pipe.execute()
             await mark_published(conn, [e.id for e in events])
         self.published += len(events)
@@ -111,7 +111,7 @@ class OutboxRelay:
 
     async def stats(self) -> dict[str, Any]:
         async with self._pool.acquire() as conn:
-            lag = await outbox_lag_seconds(conn)
+            lag = await outbox_lag_seconds(cast(asyncpg.Connection, conn))
         running = self._task is not None and not self._task.done()
         return {"ok": running, "lag_s": lag, "published": self.published, "last_error": self.last_error}
 
@@ -155,7 +155,7 @@ class StreamConsumer:
     async def run_once(self) -> int:
         """Reclaim stuck entries, then read new ones; returns entries handled."""
         handled = await self._reclaim()
-        resp = await self._redis.xreadgroup(
+        resp: Any = await self._redis.xreadgroup(
             self._group, self._name, {self._stream: ">"}, count=100, block=self._block_ms
         )
         for _stream, entries in resp or []:
@@ -174,12 +174,13 @@ class StreamConsumer:
                 await asyncio.sleep(1.0)
 
     async def _reclaim(self) -> int:
-        _next, claimed, _deleted = await self._redis.xautoclaim(
+        reply: Any = await self._redis.xautoclaim(
             self._stream, self._group, self._name, min_idle_time=self._min_idle_ms, start_id="0-0", count=100
         )
+        claimed: list[Any] = reply[1]
         for entry_id, fields in claimed:
-            pending = await self._redis.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
-            deliveries = pending[0]["times_delivered"] if pending else 1
+            pending: Any = await self._redis.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
+            deliveries = int(pending[0]["times_delivered"]) if pending else 1
             if deliveries > self._max_deliveries:
                 await self._redis.xadd(self.dead_letter_stream, fields)
                 await self._redis.xack(self._stream, self._group, entry_id)

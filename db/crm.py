@@ -38,7 +38,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         ts, id_ = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return datetime.fromisoformat(ts), UUID(id_)
     except (ValueError, TypeError) as exc:
-        raise ValidationFailed("invalid cursor", details=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from exc
+        raise ValidationFailed(
+            "invalid cursor", details=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]
+        ) from exc
 
 
 def _page(rows: list[asyncpg.Record], limit: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
@@ -43,7 +43,7 @@ async def tenant_tx(pool: asyncpg.Pool, tenant_id: TenantId) -> AsyncIterator[as
     """A transaction bound to one tenant. The only way tenant data is read or written."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("select set_config('app.tenant_id', $1, true)", str(tenant_id))
-        yield conn
+        yield cast(asyncpg.Connection, conn)
 
 
 @asynccontextmanager
@@ -51,7 +51,7 @@ async def principal_tx(pool: asyncpg.Pool, user_id: str) -> AsyncIterator[asyncp
     """A transaction that may read only the principal's own memberships (no tenant yet)."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("select set_config('app.user_id', $1, true)", user_id)
-        yield conn
+        yield cast(asyncpg.Connection, conn)
 
 
 def record(row: asyncpg.Record | None) -> dict[str, Any] | None:

@@ -31,9 +31,7 @@ async def run_rls_smoke(pool: asyncpg.Pool) -> list[Check]:
     checks: list[Check] = []
     try:
         async with tenant_tx(pool, a) as conn:
-            lead_id = await conn.fetchval(
-                "insert into leads (tenant_id, name) values ($1, 'smoke') returning id", a
-            )
+            lead_id = await conn.fetchval("insert into leads (tenant_id, name) values ($1, 'smoke') returning id", a)
         checks.append(await _cross_read(pool, b, lead_id))
         checks.append(await _cross_update(pool, b, lead_id))
         checks.append(await _cross_delete(pool, b, lead_id))

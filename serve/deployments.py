@@ -27,7 +27,7 @@ from .app import build_fastapi
 
 @serve.deployment(name="EventRelay", num_replicas=1, ray_actor_options={"num_cpus": 0})
 class EventRelay:
-    async def __init__(self) -> None:
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits async constructors
         settings = Settings()
         setup_logging(settings.log_level)
         if settings.database_relay_url is None:
@@ -61,7 +61,7 @@ class EventRelay:
 )
 @serve.ingress()
 class Gateway:
-    def __init__(self, relay: DeploymentHandle) -> None:
+    def __init__(self, relay: DeploymentHandle[Any]) -> None:
         self._settings = Settings()
         self._relay = relay
 
@@ -78,8 +78,10 @@ def build_app(env: dict[str, str] | None = None, gateway_replicas: int = 1) -> A
     options: dict[str, Any] = {"num_cpus": 0}
     if env:
         options["runtime_env"] = {"env_vars": env}
-    relay = EventRelay.options(ray_actor_options=options).bind()
-    return Gateway.options(ray_actor_options=options, num_replicas=gateway_replicas).bind(relay)
+    relay_deployment: Any = EventRelay
+    gateway_deployment: Any = Gateway
+    relay = relay_deployment.options(ray_actor_options=options).bind()
+    return gateway_deployment.options(ray_actor_options=options, num_replicas=gateway_replicas).bind(relay)
 
 
 __all__ = ["EventRelay", "Gateway", "build_app"]

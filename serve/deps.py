@@ -95,9 +95,7 @@ class IdempotentCall:
         self._state, self._ctx, self._key = state, ctx, key
         self._method, self._path, self._hash = method, path, request_hash
 
-    async def respond(
-        self, status_code: int, handler: Callable[[asyncpg.Connection], Awaitable[Any]]
-    ) -> JSONResponse:
+    async def respond(self, status_code: int, handler: Callable[[asyncpg.Connection], Awaitable[Any]]) -> JSONResponse:
         settings = self._state.settings
         outcome = await idempotency.acquire(
             self._state.pool,

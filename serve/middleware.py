@@ -59,9 +59,7 @@ class EdgeMiddleware:
             limit = self._limit_for(scope["path"], state.settings.max_body_bytes)
             declared = headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
-                raise PayloadTooLarge(
-                    f"request body exceeds {limit} bytes", details={"limit_bytes": limit}
-                )
+                raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit_bytes": limit})
             receive = _capped_receive(receive, limit)
             await self._authenticate_and_limit(scope, headers, state, extra_headers)
             await self.app(scope, receive, send_wrapper)

@@ -107,7 +107,7 @@ def status() -> None:
 @app.command("migrate")
 def migrate_cmd() -> None:
     """Apply pending database migrations (as the owner role)."""
-    settings, services = _env(_settings())
+    _, services = _env(_settings())
     from db.migrate import migrate
 
     if services.owner_url is None:

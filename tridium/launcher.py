@@ -31,6 +31,7 @@ from serve.auth import mint_token
 
 log = logging.getLogger("tridium.launcher")
 
+SERVE_FLAGS = ("RAY_SERVE_ENABLE_HA_PROXY", "RAY_SERVE_THROUGHPUT_OPTIMIZED")
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "owner@demo.tridium.local"
 
@@ -207,6 +208,10 @@ def up(settings: Settings) -> int:
     started_at = time.monotonic()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("AGNO_TELEMETRY", "false")
+    # Serve's HAProxy ingress + throughput mode: HTTP goes straight to the replicas instead
+    # of through the Python proxy actor (bench/gateway.py measures the difference).
+    for flag in SERVE_FLAGS:
+        os.environ.setdefault(flag, "1")
     services = resolve_services(settings)
     stop_requested = False
 
@@ -224,6 +229,7 @@ def up(settings: Settings) -> int:
             k: v for k, v in os.environ.items() if k.startswith(("TRIDIUM_", "LLM_", "OTEL_", "AGNO_", "ASAAS_"))
         }
         env["RAY_USAGE_STATS_ENABLED"] = "0"
+        env |= {flag: os.environ[flag] for flag in SERVE_FLAGS}
         env["AGNO_TELEMETRY"] = "false"
         settings = settings_with(env)
         token = asyncio.run(prepare_database(settings, services.owner_url))
@@ -251,7 +257,7 @@ def shutdown(services: Environment) -> None:
 
         if ray.is_initialized():
             try:
-                serve.shutdown()
+                serve.shutdown()  # type: ignore[no-untyped-call]
             finally:
                 ray.shutdown()
     except Exception as exc:  # noqa: BLE001 — keep stopping the other services

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
@@ -10,14 +11,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import State
-from ..schemas import Health
+from ..schemas import Health, HealthChecks
 
 router = APIRouter(tags=["core"])
 
 
-async def _check(coro_factory: object, timeout: float = 2.0) -> str:
+async def _check(probe: Awaitable[object], limit_s: float = 2.0) -> str:
     try:
-        await asyncio.wait_for(coro_factory, timeout)  # type: ignore[arg-type]
+        await asyncio.wait_for(probe, limit_s)
     except Exception as exc:  # noqa: BLE001 — any failure of a dependency is "down", with its reason
         return f"down: {type(exc).__name__}"
     return "ok"
@@ -40,7 +41,7 @@ async def health(state: State) -> JSONResponse:
     checks = {"postgres": postgres, "redis": redis_, "ray": ray_}
     required = ["postgres", "redis"] + (["ray"] if state.relay_probe is not None else [])
     ok = all(checks[name] == "ok" for name in required)
-    body = Health(ok=ok, ts=datetime.now(UTC), checks=checks)  # type: ignore[arg-type]
+    body = Health(ok=ok, ts=datetime.now(UTC), checks=HealthChecks(**checks))
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)
 
 

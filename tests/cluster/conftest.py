@@ -58,9 +58,7 @@ def platform(migrated: Infra, settings: Settings, tmp_path_factory: pytest.TempP
     }
     log_path = data_dir / "up.log"
     log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tridium.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "tridium.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     token = ""
     deadline = time.monotonic() + 180

@@ -56,9 +56,7 @@ async def test_outbox_events_reach_the_stream_via_the_relay_deployment(
 ) -> None:
     m = await make_member()
     async with httpx.AsyncClient(base_url=platform.base_url) as c:
-        lead = (
-            await c.post("/leads", json={"name": "Evented"}, headers=m.headers(**{"Idempotency-Key": "e1"}))
-        ).json()
+        lead = (await c.post("/leads", json={"name": "Evented"}, headers=m.headers(**{"Idempotency-Key": "e1"}))).json()
 
     async def seen() -> bool:
         entries = await redis_client.xrevrange("tridium:events", count=200)

@@ -41,9 +41,7 @@ async def test_create_and_list_leads_with_filters(client: httpx.AsyncClient, mak
 async def test_pagination_walks_every_lead_once(client: httpx.AsyncClient, make_member: MakeMember) -> None:
     m = await make_member()
     for i in range(7):
-        r = await client.post(
-            "/leads", json={"name": f"L{i}"}, headers=m.headers(**{"Idempotency-Key": f"k-{i}"})
-        )
+        r = await client.post("/leads", json={"name": f"L{i}"}, headers=m.headers(**{"Idempotency-Key": f"k-{i}"}))
         assert r.status_code == 201
     seen: list[str] = []
     cursor = None
@@ -64,7 +62,8 @@ async def test_threads_messages_deals_and_win(client: httpx.AsyncClient, make_me
         await client.post("/leads", json={"name": "Ana"}, headers=m.headers(**{"Idempotency-Key": "lead-ana"}))
     ).json()
     thread = await client.post(
-        "/threads", json={"channel": "whatsapp", "external_id": "5511999990000", "lead_id": lead["id"]},
+        "/threads",
+        json={"channel": "whatsapp", "external_id": "5511999990000", "lead_id": lead["id"]},
         headers=m.headers(),
     )
     assert thread.status_code == 201, thread.text
@@ -84,9 +83,7 @@ async def test_threads_messages_deals_and_win(client: httpx.AsyncClient, make_me
     assert none.json()["items"] == []
     deal = await client.post("/deals", json={"lead_id": lead["id"], "value_cents": 19900}, headers=m.headers())
     assert deal.status_code == 201
-    won = await client.post(
-        f"/deals/{deal.json()['id']}/win", headers=m.headers(**{"Idempotency-Key": "win-1"})
-    )
+    won = await client.post(f"/deals/{deal.json()['id']}/win", headers=m.headers(**{"Idempotency-Key": "win-1"}))
     assert won.status_code == 200, won.text
     assert won.json()["stage"] == "won"
     lead_after = await client.get(f"/leads/{lead['id']}", headers=m.headers())
@@ -102,12 +99,11 @@ async def test_deal_won_event_written_once(
     lead = (await client.post("/leads", json={"name": "B"}, headers=m.headers(**{"Idempotency-Key": "b"}))).json()
     deal = (await client.post("/deals", json={"lead_id": lead["id"]}, headers=m.headers())).json()
     results = await asyncio.gather(
-        *[
-            client.post(f"/deals/{deal['id']}/win", headers=m.headers(**{"Idempotency-Key": f"w{i}"}))
-            for i in range(5)
-        ]
+        *[client.post(f"/deals/{deal['id']}/win", headers=m.headers(**{"Idempotency-Key": f"w{i}"})) for i in range(5)]
     )
     assert all(r.status_code == 200 for r in results)
     async with tenant_tx(app_pool, m.tenant_id) as conn:  # type: ignore[arg-type]
-        n = await conn.fetchval("select count(*) from event_log where tenant_id = $1 and type = 'deal.won'", m.tenant_id)
+        n = await conn.fetchval(
+            "select count(*) from event_log where tenant_id = $1 and type = 'deal.won'", m.tenant_id
+        )
     assert n == 1

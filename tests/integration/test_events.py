@@ -104,9 +104,10 @@ async def test_event_written_while_redis_is_down_is_delivered_after_it_returns(
 
         assert await wait_until(delivered, 30, interval_s=0.2)
         async with tenant_tx(app_pool, tid) as conn:  # type: ignore[arg-type]
-            assert await conn.fetchval(
-                "select count(*) from event_log where tenant_id = $1 and published_at is null", tid
-            ) == 0
+            assert (
+                await conn.fetchval("select count(*) from event_log where tenant_id = $1 and published_at is null", tid)
+                == 0
+            )
     finally:
         await relay.stop()
         await client.aclose()

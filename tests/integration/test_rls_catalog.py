@@ -227,7 +227,9 @@ async def test_app_policies_filter_by_tenant(owner_pool: asyncpg.Pool) -> None:
     covered = {r["tablename"] for r in rows}
     assert covered == set(tables), f"tables without a policy for the app role: {sorted(set(tables) - covered)}"
     # The one documented exception: a principal reads (only reads) its own memberships.
-    exceptions = {("memberships", "own_memberships_read", "SELECT", "(user_id = ( SELECT app_user_id() AS app_user_id))")}
+    exceptions = {
+        ("memberships", "own_memberships_read", "SELECT", "(user_id = ( SELECT app_user_id() AS app_user_id))")
+    }
     for r in rows:
         where = f"{r['tablename']}.{r['policyname']}"
         if (r["tablename"], r["policyname"], r["cmd"], r["qual"]) in exceptions:

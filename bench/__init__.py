@@ -1,0 +1,1 @@
+"""Benchmarks. Each compares against a baseline in the same run, prints a table, writes JSON."""

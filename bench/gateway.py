@@ -1,0 +1,221 @@
+"""Gateway benchmark: GET /leads and POST /leads through Ray Serve vs the same FastAPI app
+under plain uvicorn, on the same database, in one run.
+
+    python -m bench.gateway [--requests 2000] [--concurrency 16]
+
+Both servers run the identical app (``serve.app.build_fastapi``) against one embedded
+Postgres + Redis (own data dir and ports, fresh database each run). The load generator is
+one asyncio process with httpx keep-alive connections; it shares the 2 cores with the
+servers, equally for both. Rate limits are raised so they do not cap the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._common import Run, drive, table, write_result
+
+DATA = Path(".tridium/bench")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up")
+
+
+async def _prepare(env: dict[str, str]) -> str:
+    from core.settings import Settings
+    from db.migrate import migrate
+    from db.pool import create_pool
+    from db.tenants import create_tenant, upsert_membership
+    from serve.auth import mint_token
+
+    os.environ.update(env)
+    settings = Settings()
+    await migrate(env["DATABASE_OWNER_URL"])
+    pool = await create_pool(env["DATABASE_URL"], max_size=2)
+    try:
+        tid = await create_tenant(pool, "bench", "Bench")
+        await upsert_membership(pool, tid, "bench-user", "bench@example.com", "owner")
+        # Seed 200 leads so GET /leads pages over a realistic table.
+        from db import crm
+        from db.pool import tenant_tx
+
+        async with tenant_tx(pool, tid) as conn:
+            for i in range(200):
+                await crm.create_lead(conn, tid, {"name": f"Seed {i}", "source": "instagram" if i % 2 else "ads"})
+    finally:
+        await pool.close()
+    return mint_token(settings, user_id="bench-user", email="bench@example.com")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args()
+
+    from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
+
+    ensure_redis_server_installed()
+    pg = EmbeddedPostgres(DATA, port=54349)
+    rd = EmbeddedRedis(DATA, port=63829)
+    pg.start()
+    rd.start()
+    db = f"bench_{secrets.token_hex(3)}"
+    pg.create_database(db)
+    env = {
+        "DATABASE_URL": pg.app_url(db),
+        "DATABASE_OWNER_URL": pg.owner_url(db),
+        "DATABASE_RELAY_URL": pg.relay_url(db),
+        "REDIS_URL": rd.url(),
+        "TRIDIUM_JWT_SECRET": secrets.token_urlsafe(48),
+        "TRIDIUM_RATE_LIMIT_PUBLIC": "100000000",
+        "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000000",
+        "TRIDIUM_LOG_LEVEL": "WARNING",
+        "TRIDIUM_DB_POOL_MAX": "20",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    # The same Serve ingress flags as `tridium up` (HAProxy ingress + throughput mode);
+    # set them to 0 in the environment to measure Serve's Python proxy instead.
+    from tridium.launcher import SERVE_FLAGS
+
+    for flag in SERVE_FLAGS:
+        env[flag] = os.environ.setdefault(flag, "1")
+    uvicorn_proc: subprocess.Popen[bytes] | None = None
+    try:
+        token = asyncio.run(_prepare(env))
+        headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": "bench", "Content-Type": "application/json"}
+
+        uv_port = _free_port()
+        uvicorn_proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "serve.asgi:create_app",
+                "--port",
+                str(uv_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env={**os.environ, **env},
+        )
+        import ray
+        from ray import serve
+
+        from serve.deployments import build_app
+
+        serve_port = _free_port()
+        ray.init(
+            namespace="tridium-bench",
+            runtime_env={"env_vars": env},
+            include_dashboard=False,
+            object_store_memory=128 * 1024 * 1024,
+            logging_level="WARNING",
+            log_to_driver=False,
+        )
+        serve.start(http_options={"host": "127.0.0.1", "port": serve_port})
+        serve.run(build_app(env), name="tridium", route_prefix="/", blocking=False)
+        uv_url, serve_url = f"http://127.0.0.1:{uv_port}", f"http://127.0.0.1:{serve_port}"
+        _wait(f"{uv_url}/health")
+        _wait(f"{serve_url}/health")
+
+        def get_leads(_: int) -> tuple[str, str, dict[str, str], Any]:
+            return "GET", "/leads?limit=20", headers, None
+
+        def post_lead(i: int) -> tuple[str, str, dict[str, str], Any]:
+            h = headers | {"Idempotency-Key": str(uuid.uuid4())}
+            return "POST", "/leads", h, {"name": f"Bench {i}", "email": f"b{i}@example.com", "source": "bench"}
+
+        runs: dict[str, dict[str, Run]] = {}
+        for route, make, expect in (("GET /leads", get_leads, {200}), ("POST /leads", post_lead, {201})):
+            runs[route] = {}
+            for mode, url in (("uvicorn", uv_url), ("serve", serve_url)):
+                asyncio.run(drive("warmup", url, make, total=200, concurrency=args.concurrency, expect=expect))
+                runs[route][mode] = asyncio.run(
+                    drive(
+                        f"{route} {mode}", url, make, total=args.requests, concurrency=args.concurrency, expect=expect
+                    )
+                )
+    finally:
+        try:
+            import ray
+            from ray import serve
+
+            if ray.is_initialized():
+                serve.shutdown()
+                ray.shutdown()
+        finally:
+            if uvicorn_proc is not None:
+                uvicorn_proc.terminate()
+                uvicorn_proc.wait(timeout=20)
+            pg.drop_database(db)
+            rd.stop()
+            pg.stop()
+
+    rows = []
+    summary: dict[str, Any] = {}
+    for route, modes in runs.items():
+        uv, sv = modes["uvicorn"], modes["serve"]
+        ratio = round(sv.p50_ms / uv.p50_ms, 2)
+        summary[route] = {"p50_ratio_serve_over_uvicorn": ratio, "serve_rps": sv.rps, "uvicorn_rps": uv.rps}
+        for mode, r in modes.items():
+            rows.append(
+                {
+                    "route": route,
+                    "server": mode,
+                    "n": r.requests,
+                    "errors": r.errors,
+                    "p50 ms": r.p50_ms,
+                    "p95 ms": r.p95_ms,
+                    "p99 ms": r.p99_ms,
+                    "req/s": r.rps,
+                    "p50 ratio": ratio if mode == "serve" else "",
+                }
+            )
+    cols = ["route", "server", "n", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s", "p50 ratio"]
+    print(f"\nGateway: Ray Serve vs plain uvicorn (concurrency {args.concurrency}, same app, same database)\n")
+    print(table(rows, cols))
+    targets = {
+        "serve_p50_ratio_max": 1.5,
+        "post_leads_rps_min": 300,
+        "met_ratio": all(v["p50_ratio_serve_over_uvicorn"] <= 1.5 for v in summary.values()),
+        "met_post_rps": summary["POST /leads"]["serve_rps"] >= 300,
+    }
+    print(f"\ntargets: {targets}")
+    path = write_result(
+        "gateway", {"concurrency": args.concurrency, "runs": runs, "summary": summary, "targets": targets}
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
