@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run down status test lint format bench lock clean
+.PHONY: install system-deps run down status test lint format openapi bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+openapi: install
+	$(BIN)/python -m serve.openapi
 
 bench: install system-deps
 	$(BIN)/python -m bench.gateway

@@ -25,9 +25,22 @@ from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
 from .ratelimit import RateLimiter
 from .routers import admin, crm, health, me
+from .schemas import ErrorBody
 from .state import AppState, RelayProbe
 
 API_VERSION = "0.1.0"
+
+# Every route may answer these, always as {"error": {code, message, details}}.
+ERROR_STATUSES = {
+    "400": "Bad request (malformed JSON, missing Idempotency-Key)",
+    "401": "Missing, invalid or expired bearer token",
+    "403": "Not a member of the tenant, or the role does not allow it",
+    "404": "Not found (including another tenant's ids)",
+    "409": "Conflict (duplicate, or the same Idempotency-Key is in flight)",
+    "413": "Body too large",
+    "422": "Validation failed (field paths in details) or Idempotency-Key reused with another body",
+    "429": "Rate limited (see Retry-After, RateLimit, RateLimit-Policy)",
+}
 
 
 def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> FastAPI:
@@ -64,6 +77,10 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
             'Errors are always `{"error": {"code", "message", "details"}}`.'
         ),
         lifespan=lifespan,
+        responses={
+            int(code): {"model": ErrorBody, "description": text}
+            for code, text in ERROR_STATUSES.items()
+        },
     )
     install_error_handlers(app)
     for router in (health.router, me.router, crm.router, admin.router):
