@@ -20,17 +20,18 @@ OUTBOX_CHANNEL = "tridium_outbox"
 async def emit(conn: asyncpg.Connection, tenant_id: TenantId, type_: str, payload: dict[str, Any]) -> Event:
     """Record an event in the current (tenant) transaction."""
     row = await conn.fetchrow(
-        """insert into event_log (tenant_id, type, payload, request_id)
-           values ($1, $2, $3, $4)
-           returning id, tenant_id, type, payload, created_at, request_id""",
+        """with e as (
+               insert into event_log (tenant_id, type, payload, request_id) values ($1, $2, $3, $4)
+               returning id, tenant_id, type, payload, created_at, request_id)
+           select e.*, pg_notify($5, '') from e""",
         tenant_id,
         type_,
         payload,
         request_id_var.get(),
+        OUTBOX_CHANNEL,
     )
-    await conn.execute("select pg_notify($1, '')", OUTBOX_CHANNEL)
     assert row is not None
-    return Event(**dict(row))
+    return Event(**{k: v for k, v in row.items() if k != 'pg_notify'})
 
 
 async def claim_unpublished(conn: asyncpg.Connection, limit: int = 500) -> list[Event]:

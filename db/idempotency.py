@@ -61,17 +61,17 @@ async def acquire(
     lock_timeout: timedelta,
 ) -> Slot | Replay:
     async with tenant_tx(pool, tenant_id) as conn:
-        # A key past its retention is forgotten: reuse starts a new request.
-        await conn.execute(
-            "delete from idempotency_keys where tenant_id = $1 and principal = $2 and key = $3 and expires_at < now()",
-            tenant_id,
-            principal,
-            key,
-        )
+        # One statement: a new key is inserted; a key past its retention is taken over as
+        # new (reuse after expiry starts a new request); a live key returns nothing.
         inserted = await conn.fetchval(
             """insert into idempotency_keys (tenant_id, principal, key, method, path, request_hash, expires_at)
                values ($1, $2, $3, $4, $5, $6, now() + $7::interval)
-               on conflict do nothing returning true""",
+               on conflict (tenant_id, principal, key) do update
+                 set method = excluded.method, path = excluded.path, request_hash = excluded.request_hash,
+                     status = 'in_flight', response_code = null, response_body = null,
+                     locked_at = now(), created_at = now(), expires_at = excluded.expires_at
+                 where idempotency_keys.expires_at < now()
+               returning true""",
             tenant_id,
             principal,
             key,
