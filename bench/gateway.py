@@ -103,10 +103,10 @@ def main() -> None:
     }
     # The same Serve ingress flags as `tridium up` (HAProxy ingress + throughput mode);
     # set them to 0 in the environment to measure Serve's Python proxy instead.
-    from tridium.launcher import SERVE_FLAGS
+    from tridium.launcher import serve_ingress_env
 
-    for flag in SERVE_FLAGS:
-        env[flag] = os.environ.setdefault(flag, "1")
+    for flag, value in serve_ingress_env(DATA.absolute()).items():
+        env[flag] = os.environ.setdefault(flag, value)
     uvicorn_proc: subprocess.Popen[bytes] | None = None
     try:
         token = asyncio.run(_prepare(env))

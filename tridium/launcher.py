@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -31,9 +32,34 @@ from serve.auth import mint_token
 
 log = logging.getLogger("tridium.launcher")
 
-SERVE_FLAGS = ("RAY_SERVE_ENABLE_HA_PROXY", "RAY_SERVE_THROUGHPUT_OPTIMIZED")
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "owner@demo.tridium.local"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_ingress_env(data_dir: Path) -> dict[str, str]:
+    """Environment for Serve's HAProxy ingress, private to this instance.
+
+    HAProxy's stats and metrics ports and its admin socket default to fixed values
+    (8404, 9101, /tmp/haproxy-serve): two instances on one machine (``make run`` while
+    ``make test`` runs) would collide, so each instance gets free ports and its own dir.
+    """
+    base = data_dir / "haproxy"
+    base.mkdir(parents=True, exist_ok=True)
+    return {
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(base / "admin.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(base),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(base / "server-state"),
+    }
 
 
 def demo_user_id(email: str) -> str:
@@ -128,6 +154,10 @@ def start_ray_and_serve(settings: Settings, env: dict[str, str]) -> str | None:
 
     from serve.deployments import build_app
 
+    # No usage telemetry from Ray or agno (agent actors also get AGNO_TELEMETRY=false).
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("AGNO_TELEMETRY", "false")
+
     local = settings.ray_address is None
     init_kwargs: dict[str, Any] = {
         "namespace": "tridium",
@@ -210,8 +240,8 @@ def up(settings: Settings) -> int:
     os.environ.setdefault("AGNO_TELEMETRY", "false")
     # Serve's HAProxy ingress + throughput mode: HTTP goes straight to the replicas instead
     # of through the Python proxy actor (bench/gateway.py measures the difference).
-    for flag in SERVE_FLAGS:
-        os.environ.setdefault(flag, "1")
+    for flag, value in serve_ingress_env(settings.data_dir.absolute()).items():
+        os.environ.setdefault(flag, value)
     services = resolve_services(settings)
     stop_requested = False
 
@@ -229,7 +259,7 @@ def up(settings: Settings) -> int:
             k: v for k, v in os.environ.items() if k.startswith(("TRIDIUM_", "LLM_", "OTEL_", "AGNO_", "ASAAS_"))
         }
         env["RAY_USAGE_STATS_ENABLED"] = "0"
-        env |= {flag: os.environ[flag] for flag in SERVE_FLAGS}
+        env |= {flag: os.environ[flag] for flag in os.environ if flag.startswith("RAY_SERVE_")}
         env["AGNO_TELEMETRY"] = "false"
         settings = settings_with(env)
         token = asyncio.run(prepare_database(settings, services.owner_url))
