@@ -9,6 +9,7 @@ stops everything this process started; data stays for the next start.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import secrets
 import signal
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -49,7 +51,10 @@ def serve_ingress_env(data_dir: Path) -> dict[str, str]:
     (8404, 9101, /tmp/haproxy-serve): two instances on one machine (``make run`` while
     ``make test`` runs) would collide, so each instance gets free ports and its own dir.
     """
-    base = data_dir / "haproxy"
+    # Ray appends a 56-character cluster hash to the socket's directory and HAProxy allows
+    # 97 characters in a socket path: keep the base short, one per data dir.
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:10]
+    base = Path(tempfile.gettempdir()) / f"thp-{digest}"
     base.mkdir(parents=True, exist_ok=True)
     return {
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
