@@ -60,7 +60,7 @@ async def acquire(
     ttl: timedelta,
     lock_timeout: timedelta,
 ) -> Slot | Replay:
-    async with tenant_tx(pool, tenant_id) as conn:
+    async with tenant_tx(pool, tenant_id, durable=False) as conn:
         # One statement: a new key is inserted; a key past its retention is taken over as
         # new (reuse after expiry starts a new request); a live key returns nothing.
         inserted = await conn.fetchval(
@@ -116,7 +116,7 @@ async def acquire(
 
 async def release(pool: asyncpg.Pool, slot: Slot) -> None:
     """Forget an in-flight key whose handler failed, so the client may retry it."""
-    async with tenant_tx(pool, slot.tenant_id) as conn:
+    async with tenant_tx(pool, slot.tenant_id, durable=False) as conn:
         await conn.execute(
             """delete from idempotency_keys
                where tenant_id = $1 and principal = $2 and key = $3 and status = 'in_flight'""",

@@ -39,10 +39,22 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 
 @asynccontextmanager
-async def tenant_tx(pool: asyncpg.Pool, tenant_id: TenantId) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction bound to one tenant. The only way tenant data is read or written."""
+async def tenant_tx(
+    pool: asyncpg.Pool, tenant_id: TenantId, *, durable: bool = True
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction bound to one tenant. The only way tenant data is read or written.
+
+    ``durable=False`` commits without waiting for the WAL flush (synchronous_commit off,
+    this transaction only). Only for bookkeeping whose loss in a crash is harmless — e.g.
+    an idempotency key's in-flight marker: any later durable commit flushes it anyway,
+    since the WAL is written in order.
+    """
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("select set_config('app.tenant_id', $1, true)", str(tenant_id))
+        await conn.execute(
+            "select set_config('app.tenant_id', $1, true), set_config('synchronous_commit', $2, true)",
+            str(tenant_id),
+            "on" if durable else "off",
+        )
         yield cast(asyncpg.Connection, conn)
 
 
