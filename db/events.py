@@ -31,7 +31,7 @@ async def emit(conn: asyncpg.Connection, tenant_id: TenantId, type_: str, payloa
         OUTBOX_CHANNEL,
     )
     assert row is not None
-    return Event(**{k: v for k, v in row.items() if k != 'pg_notify'})
+    return Event(**{k: v for k, v in row.items() if k != "pg_notify"})
 
 
 async def claim_unpublished(conn: asyncpg.Connection, limit: int = 500) -> list[Event]:

@@ -77,10 +77,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
             'Errors are always `{"error": {"code", "message", "details"}}`.'
         ),
         lifespan=lifespan,
-        responses={
-            int(code): {"model": ErrorBody, "description": text}
-            for code, text in ERROR_STATUSES.items()
-        },
+        responses={int(code): {"model": ErrorBody, "description": text} for code, text in ERROR_STATUSES.items()},
     )
     install_error_handlers(app)
     for router in (health.router, me.router, crm.router, admin.router):

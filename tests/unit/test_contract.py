@@ -20,8 +20,17 @@ def test_committed_openapi_matches_the_app() -> None:
 
 def test_contract_has_the_foundation_routes_and_one_error_shape() -> None:
     schema = current_schema()
-    for path in ("/health", "/me", "/leads", "/leads/{lead_id}", "/threads", "/messages", "/deals",
-                 "/deals/{deal_id}/win", "/admin/rls/test"):
+    for path in (
+        "/health",
+        "/me",
+        "/leads",
+        "/leads/{lead_id}",
+        "/threads",
+        "/messages",
+        "/deals",
+        "/deals/{deal_id}/win",
+        "/admin/rls/test",
+    ):
         assert path in schema["paths"], path
     for path, ops in schema["paths"].items():
         for method, op in ops.items():
