@@ -12,15 +12,19 @@ import time
 import uuid
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import PayloadTooLarge, RateLimited, TridiumError, Unauthorized
 from core.logging import request_id_var
+from core.telemetry import tracer
 
 from .errors import from_tridium_error
 from .state import AppState
 
 log = logging.getLogger("tridium.access")
+_tracer = tracer("tridium.gateway")
 
 
 class EdgeMiddleware:
@@ -55,14 +59,18 @@ class EdgeMiddleware:
                 message["headers"] = list(message.get("headers", [])) + extra_headers
             await send(message)
 
+        span = _tracer.start_span(f"{scope['method']} {scope['path']}", kind=SpanKind.SERVER)
+        span.set_attribute("http.request.method", scope["method"])
+        span.set_attribute("tridium.request_id", rid)
         try:
             limit = self._limit_for(scope["path"], state.settings.max_body_bytes)
             declared = headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
                 raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit_bytes": limit})
             receive = _capped_receive(receive, limit)
-            await self._authenticate_and_limit(scope, headers, state, extra_headers)
-            await self.app(scope, receive, send_wrapper)
+            with trace.use_span(span, end_on_exit=False):
+                await self._authenticate_and_limit(scope, headers, state, extra_headers)
+                await self.app(scope, receive, send_wrapper)
         except TridiumError as exc:
             await from_tridium_error(exc)(scope, receive, send_wrapper)
         finally:
@@ -72,6 +80,10 @@ class EdgeMiddleware:
             state.metrics.latency.labels(scope["method"], route, status).observe(elapsed)
             if status_holder["status"] >= 400:
                 state.metrics.errors.labels(scope["method"], route, status).inc()
+            span.update_name(f"{scope['method']} {route}")
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status_holder["status"])
+            span.end()
             if log.isEnabledFor(logging.INFO):
                 log.info(
                     "request",
@@ -98,6 +110,9 @@ class EdgeMiddleware:
             principal = await state.verifier.verify(credentials.strip())
             scope["state"]["principal"] = principal
             bucket, limit, kind = principal.token_fingerprint, settings.rate_limit_authenticated, "token"
+        elif scope["path"].startswith("/webhooks/"):
+            # Providers deliver bursts from a few IPs: their own, much higher per-IP budget.
+            bucket, limit, kind = _client_ip(scope, headers), settings.rate_limit_webhooks, "webhook"
         else:
             bucket, limit, kind = _client_ip(scope, headers), settings.rate_limit_public, "ip"
         decision = await state.limiter.hit(bucket, limit, kind)

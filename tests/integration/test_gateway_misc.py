@@ -106,3 +106,21 @@ async def test_rs256_tokens_from_a_jwks_url(
             bad = await c.get("/leads", headers={"Authorization": f"Bearer {forged}", "X-Tenant-Id": m.slug})
     assert ok.status_code == 200, ok.text
     assert bad.status_code == 401
+
+
+async def test_each_request_is_a_server_span_named_by_route(client: httpx.AsyncClient) -> None:
+    # An in-memory exporter stands in for the OTLP collector (an outside service).
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    await client.get("/leads/not-a-uuid", headers={"X-Request-Id": "trace-me"})
+    spans = [s for s in exporter.get_finished_spans() if s.attributes.get("tridium.request_id") == "trace-me"]
+    assert len(spans) == 1
+    assert spans[0].name == "GET /leads/{lead_id}"
+    assert spans[0].attributes["http.response.status_code"] == 401
