@@ -52,6 +52,9 @@ openapi: install
 
 bench: install system-deps
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.rag_eval
+	$(BIN)/python -m bench.rag_latency
+	$(BIN)/python -m bench.ingest
 
 # Re-pin the whole dependency tree from the current virtualenv.
 lock:

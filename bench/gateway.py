@@ -1,12 +1,13 @@
 """Gateway benchmark: GET /leads and POST /leads through Ray Serve vs the same FastAPI app
 under plain uvicorn, on the same database, in one run.
 
-    python -m bench.gateway [--requests 2000] [--concurrency 16]
+    python -m bench.gateway [--seconds 15] [--concurrency 16]
 
 Both servers run the identical app (``serve.app.build_fastapi``) against one embedded
-Postgres + Redis (own data dir and ports, fresh database each run). The load generator is
-one asyncio process with httpx keep-alive connections; it shares the 2 cores with the
-servers, equally for both. Rate limits are raised so they do not cap the load.
+Postgres + Redis (own data dir and ports, fresh database each run). The load generator is wrk
+(one thread, keep-alive connections, a unique Idempotency-Key per POST); it shares the
+2 cores with the servers, equally for both. Rate limits are raised so they do not cap
+the load. Each measured run is preceded by a 3 s warm-up.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench._common import Run, drive, table, write_result
+from bench._common import Run, table, write_result
+from bench.wrk import require_wrk, run_wrk
 
 DATA = Path(".tridium/bench")
 
@@ -76,9 +77,11 @@ async def _prepare(env: dict[str, str]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--seconds", type=int, default=15, help="duration of each measured run")
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--replicas", type=int, default=1, help="Serve Gateway replicas")
     args = ap.parse_args()
+    require_wrk()
 
     from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
 
@@ -143,27 +146,27 @@ def main() -> None:
             log_to_driver=False,
         )
         serve.start(http_options={"host": "127.0.0.1", "port": serve_port})
-        serve.run(build_app(env), name="tridium", route_prefix="/", blocking=False)
+        serve.run(build_app(env, gateway_replicas=args.replicas), name="tridium", route_prefix="/", blocking=False)
         uv_url, serve_url = f"http://127.0.0.1:{uv_port}", f"http://127.0.0.1:{serve_port}"
         _wait(f"{uv_url}/health")
         _wait(f"{serve_url}/health")
 
-        def get_leads(_: int) -> tuple[str, str, dict[str, str], Any]:
-            return "GET", "/leads?limit=20", headers, None
-
-        def post_lead(i: int) -> tuple[str, str, dict[str, str], Any]:
-            h = headers | {"Idempotency-Key": str(uuid.uuid4())}
-            return "POST", "/leads", h, {"name": f"Bench {i}", "email": f"b{i}@example.com", "source": "bench"}
-
+        post_body = '{"name": "Bench {n}", "email": "b{n}@example.com", "source": "bench"}'
+        routes = (("GET /leads", "GET", "/leads?limit=20", ""), ("POST /leads", "POST", "/leads", post_body))
         runs: dict[str, dict[str, Run]] = {}
-        for route, make, expect in (("GET /leads", get_leads, {200}), ("POST /leads", post_lead, {201})):
+        for route, method, path, body in routes:
             runs[route] = {}
             for mode, url in (("uvicorn", uv_url), ("serve", serve_url)):
-                asyncio.run(drive("warmup", url, make, total=200, concurrency=args.concurrency, expect=expect))
-                runs[route][mode] = asyncio.run(
-                    drive(
-                        f"{route} {mode}", url, make, total=args.requests, concurrency=args.concurrency, expect=expect
-                    )
+                run_wrk("warmup", url, method, path, headers, body, seconds=3, connections=args.concurrency)
+                runs[route][mode] = run_wrk(
+                    f"{route} {mode}",
+                    url,
+                    method,
+                    path,
+                    headers,
+                    body,
+                    seconds=args.seconds,
+                    connections=args.concurrency,
                 )
     finally:
         try:
@@ -192,7 +195,7 @@ def main() -> None:
                 {
                     "route": route,
                     "server": mode,
-                    "n": r.requests,
+                    "requests": r.requests,
                     "errors": r.errors,
                     "p50 ms": r.p50_ms,
                     "p95 ms": r.p95_ms,
@@ -201,8 +204,11 @@ def main() -> None:
                     "p50 ratio": ratio if mode == "serve" else "",
                 }
             )
-    cols = ["route", "server", "n", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s", "p50 ratio"]
-    print(f"\nGateway: Ray Serve vs plain uvicorn (concurrency {args.concurrency}, same app, same database)\n")
+    cols = ["route", "server", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s", "p50 ratio"]
+    print(
+        f"\nGateway: Ray Serve ({args.replicas} Gateway replica(s), HAProxy ingress) vs plain uvicorn (1 process);"
+        f" wrk, {args.concurrency} connections, {args.seconds}s per run, same app, same database\n"
+    )
     print(table(rows, cols))
     targets = {
         "serve_p50_ratio_max": 1.5,
@@ -212,7 +218,15 @@ def main() -> None:
     }
     print(f"\ntargets: {targets}")
     path = write_result(
-        "gateway", {"concurrency": args.concurrency, "runs": runs, "summary": summary, "targets": targets}
+        "gateway" if args.replicas == 1 else f"gateway-{args.replicas}-replicas",
+        {
+            "concurrency": args.concurrency,
+            "replicas": args.replicas,
+            "seconds": args.seconds,
+            "runs": runs,
+            "summary": summary,
+            "targets": targets,
+        },
     )
     print(f"wrote {path}")
 

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     # HTTP
     host: str = "127.0.0.1"
     port: int = 8000
+    gateway_replicas: int = Field(2, ge=1, description="Serve Gateway replicas (one per core is a good start)")
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
     max_body_bytes: int = 1_048_576  # JSON routes; uploads have their own limit
 
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
     rate_limit_public: int = 60
     rate_limit_authenticated: int = 60
     rate_limit_window_s: int = 60
+    # POST /webhooks/*: providers deliver bursts from a few IPs (Asaas: 4), per client IP.
+    rate_limit_webhooks: int = 6000
 
     idempotency_ttl_h: int = 24
     idempotency_lock_timeout_s: int = 90
@@ -71,10 +74,48 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, validation_alias=AliasChoices("LLM_MODEL", "TRIDIUM_LLM_MODEL"))
     llm_price_in_per_mtok: float = 0.0  # USD per million input tokens, for agent_runs.cost
     llm_price_out_per_mtok: float = 0.0
+    agent_model_default: str = Field("auto", description="model of agents set to auto: auto | offline | openai")
     agent_runtime: str = Field("auto", description="auto (Ray when initialised, else in-process) | ray | local")
     agent_idle_s: float = Field(300.0, description="an idle agent actor is passivated after this")
     agent_disconnect_grace_s: float = Field(3.0, description="a run whose client left is cancelled after this")
     agent_run_buffer_ttl_s: int = Field(3600, description="how long run events stay resumable")
+
+    # Knowledge base (knowledge/, serve/routers/rag.py). See docs/knowledge.md.
+    kb_upload_max_bytes: int = Field(50 * 1024 * 1024, description="uploads above this answer 413")
+    kb_storage: str = Field("local", description="local | supabase (Storage HTTP API)")
+    kb_bucket: str = "kb"
+    supabase_url: str | None = Field(None, validation_alias=AliasChoices("SUPABASE_URL", "TRIDIUM_SUPABASE_URL"))
+    supabase_service_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SUPABASE_SERVICE_KEY", "TRIDIUM_SUPABASE_SERVICE_KEY")
+    )
+    # Embeddings: the offline MiniLM unless all of base URL + model are set (OpenAI-compatible).
+    embed_base_url: str | None = Field(None, validation_alias=AliasChoices("EMBED_BASE_URL", "TRIDIUM_EMBED_BASE_URL"))
+    embed_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("EMBED_API_KEY", "TRIDIUM_EMBED_API_KEY")
+    )
+    embed_model: str | None = Field(None, validation_alias=AliasChoices("EMBED_MODEL", "TRIDIUM_EMBED_MODEL"))
+    embed_dim: int | None = None
+    embed_threads: int = Field(2, description="torch threads of the local embedder")
+    kb_ingest: str = Field("auto", description="auto (Ray when initialised, else in-process) | ray | local")
+    kb_sweep_interval_s: float = 10.0
+    kb_sweep_grace_s: float = 30.0
+    kb_max_attempts: int = 3
+    kb_hnsw_threshold: int = Field(20_000, description="a tenant's chunks (per model) above which search uses HNSW")
+    kb_hnsw_m: int = 16
+    kb_hnsw_ef_construction: int = 64
+    kb_ef_search: int = 100
+    kb_max_scan_tuples: int = 20_000
+    kb_query_cache_ttl_s: int = 3600
+    kb_demo: bool = Field(True, description="load shared/data/kb-demo into the demo tenant on first start")
+    kb_demo_dir: Path | None = None
+
+    # Payments (tools/payments): `tridium up` starts the local Asaas sandbox on this port and
+    # points the demo tenant at it; set TRIDIUM_ASAAS_SANDBOX=false to start none.
+    asaas_sandbox: bool = True
+    asaas_sandbox_port: int = 8090
+    asaas_user_agent: str = "tridium/0.1"
+    public_base_url: str | None = Field(None, description="public URL of the gateway (webhook URLs); default host:port")
+    payments_reconcile_interval_s: float = Field(86400.0, description="drift repair period (daily)")
 
     otel_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TRIDIUM_OTEL_ENDPOINT")

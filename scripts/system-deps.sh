@@ -6,6 +6,8 @@ if [[ -z "${REDIS_URL:-}" ]] && ! command -v redis-server >/dev/null; then need+
 # OCR of scanned PDFs (knowledge.parsing.pdf): Tesseract with the Portuguese model.
 langs=$(tesseract --list-langs 2>/dev/null || true)
 if ! grep -qx por <<<"$langs"; then need+=(tesseract-ocr tesseract-ocr-por); fi
+# `make bench` drives HTTP load with wrk.
+if [[ "${1:-}" == "bench" ]] && ! command -v wrk >/dev/null; then need+=(wrk); fi
 if [[ ${#need[@]} -eq 0 ]]; then exit 0; fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
   echo "Missing OS packages: ${need[*]}. Install them (or set REDIS_URL) and retry." >&2

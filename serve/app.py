@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import redis.asyncio as redis
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,13 +19,14 @@ from core.logging import setup_logging
 from core.settings import Settings
 from core.telemetry import setup_tracing
 from db.pool import create_pool
+from tools.payments import AsaasAccounts, TokenHashCache
 
 from .auth import TokenVerifier
 from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
 from .ratelimit import RateLimiter
-from .routers import admin, crm, health, me
+from .routers import admin, agents, crm, health, me, payments, rag
 from .schemas import ErrorBody
 from .state import AppState, RelayProbe
 
@@ -62,9 +64,17 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
             metrics=GatewayMetrics(),
             relay_probe=relay_probe,
         )
+        # One HTTP client for every tenant's Asaas connector (tools.payments.AsaasAccounts).
+        asaas_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        app.state.asaas = AsaasAccounts(asaas_http, user_agent=settings.asaas_user_agent)
+        app.state.webhook_tokens = TokenHashCache()
         try:
             yield
         finally:
+            knowledge = getattr(app.state, "knowledge", None)  # serve.knowledge_runtime, built lazily
+            if knowledge is not None:
+                await knowledge.close()
+            await asaas_http.aclose()
             await client.aclose()
             await pool.close()
 
@@ -80,10 +90,10 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         responses={int(code): {"model": ErrorBody, "description": text} for code, text in ERROR_STATUSES.items()},
     )
     install_error_handlers(app)
-    for router in (health.router, me.router, crm.router, admin.router):
+    for router in (health.router, me.router, crm.router, admin.router, agents.router, payments.router, rag.router):
         app.include_router(router)
     # Outermost first: CORS answers preflights before auth and rate limits see them.
-    app.add_middleware(EdgeMiddleware, body_limits={})
+    app.add_middleware(EdgeMiddleware, body_limits={"/rag/uploads": settings.kb_upload_max_bytes})
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

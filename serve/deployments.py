@@ -23,6 +23,8 @@ from db.bus import OutboxRelay
 from db.pool import create_pool
 
 from .app import build_fastapi
+from .knowledge_deployments import bind_knowledge
+from .payments_runtime import PaymentsWorkerDeployment
 
 
 @serve.deployment(name="EventRelay", num_replicas=1, ray_actor_options={"num_cpus": 0})
@@ -53,17 +55,58 @@ class EventRelay:
         await self._pool.close()
 
 
+@serve.deployment(name="AgentDispatcher", num_replicas=1, ray_actor_options={"num_cpus": 0})
+class AgentDispatcherDeployment:
+    """Agents' reactions to bus events (deal.won → Luddy, Lucy, Clio): ``actors.dispatcher``."""
+
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits async constructors
+        import asyncio
+
+        from actors.dispatcher import AgentDispatcher
+        from actors.runtime import RayRuntime
+
+        settings = Settings()
+        setup_logging(settings.log_level)
+        self._pool = await create_pool(settings.require_database_url(), min_size=1, max_size=3)
+        self._redis = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
+        self._dispatcher = AgentDispatcher(self._pool, self._redis, settings.events_stream, RayRuntime(settings))
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._dispatcher.run_forever(self._stop))
+
+    async def check_health(self) -> None:
+        if self._task.done():
+            raise RuntimeError("agent dispatcher stopped")
+
+    async def __del__(self) -> None:
+        self._stop.set()
+        self._task.cancel()
+        await self._redis.aclose()
+        await self._pool.close()
+
+
 @serve.deployment(
     name="Gateway",
     ray_actor_options={"num_cpus": 0},
     max_ongoing_requests=256,
     health_check_period_s=10,
+    # Our middleware already logs one JSON line per request (with the request id);
+    # Serve's own access log would be a second, slower one on the hot path.
+    logging_config={"enable_access_log": False},
 )
 @serve.ingress()
 class Gateway:
-    def __init__(self, relay: DeploymentHandle[Any]) -> None:
+    def __init__(
+        self,
+        relay: DeploymentHandle[Any],
+        agents: DeploymentHandle[Any] | None = None,
+        knowledge: DeploymentHandle[Any] | None = None,
+        payments: DeploymentHandle[Any] | None = None,
+    ) -> None:
         self._settings = Settings()
         self._relay = relay
+        self._agents = agents  # bound so the agent dispatcher is part of the application
+        self._knowledge = knowledge  # likewise Embedder, Searcher and the upload sweeper
+        self._payments = payments  # likewise the payments worker (serve.payments_runtime)
 
     def __serve_build_asgi_app__(self) -> Any:
         async def relay_probe() -> dict[str, Any]:
@@ -81,7 +124,12 @@ def build_app(env: dict[str, str] | None = None, gateway_replicas: int = 1) -> A
     relay_deployment: Any = EventRelay
     gateway_deployment: Any = Gateway
     relay = relay_deployment.options(ray_actor_options=options).bind()
-    return gateway_deployment.options(ray_actor_options=options, num_replicas=gateway_replicas).bind(relay)
+    agents = AgentDispatcherDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
+    knowledge = bind_knowledge(options)
+    payments = PaymentsWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
+    return gateway_deployment.options(ray_actor_options=options, num_replicas=gateway_replicas).bind(
+        relay, agents, knowledge, payments
+    )
 
 
-__all__ = ["EventRelay", "Gateway", "build_app"]
+__all__ = ["AgentDispatcherDeployment", "EventRelay", "Gateway", "build_app"]

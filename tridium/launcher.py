@@ -31,6 +31,7 @@ from db.migrate import migrate
 from db.pool import create_pool
 from db.tenants import ensure_tenant, upsert_membership
 from serve.auth import mint_token
+from tridium import kb_demo
 
 log = logging.getLogger("tridium.launcher")
 
@@ -181,7 +182,9 @@ def start_ray_and_serve(settings: Settings, env: dict[str, str]) -> str | None:
         init_kwargs["address"] = settings.ray_address
     ctx = ray.init(**init_kwargs)
     serve.start(http_options={"host": settings.host, "port": settings.port})
-    serve.run(build_app(env), name="tridium", route_prefix="/", blocking=False)
+    serve.run(
+        build_app(env, gateway_replicas=settings.gateway_replicas), name="tridium", route_prefix="/", blocking=False
+    )
     dashboard = getattr(ctx, "dashboard_url", None)
     return f"http://{dashboard}" if dashboard and not str(dashboard).startswith("http") else dashboard
 
@@ -268,6 +271,8 @@ def up(settings: Settings) -> int:
         env["AGNO_TELEMETRY"] = "false"
         settings = settings_with(env)
         token = asyncio.run(prepare_database(settings, services.owner_url))
+        asyncio.run(kb_demo.ensure_indexes(settings, services.owner_url))
+        sandbox = start_asaas_sandbox(settings, services)
         dashboard = start_ray_and_serve(settings, env)
         # ray.init installs its own fatal-signal handler for SIGTERM: take SIGTERM back so
         # `tridium down` stops us cleanly instead of crashing the driver.
@@ -276,6 +281,9 @@ def up(settings: Settings) -> int:
         base_url = f"http://{settings.host}:{settings.port}"
         wait_healthy(base_url)
         print(banner(base_url, token, dashboard, env, time.monotonic() - started_at), flush=True)
+        if sandbox is not None:
+            demo_payments(settings, sandbox.url)
+        kb_demo.start_loading(base_url, token, DEMO_SLUG, settings)
         while not stop_requested:
             time.sleep(0.3)
         print("\nStopping Tridium…", flush=True)
@@ -283,6 +291,34 @@ def up(settings: Settings) -> int:
     finally:
         shutdown(services)
         pf.unlink(missing_ok=True)
+
+
+def start_asaas_sandbox(settings: Settings, services: Environment) -> Any:
+    """The local Asaas sandbox (a simulator) for the demo tenant, stopped with the rest."""
+    if not settings.asaas_sandbox:
+        return None
+    from tridium.payments_setup import AsaasSandboxProcess
+
+    sandbox = AsaasSandboxProcess(settings.data_dir.absolute(), settings.asaas_sandbox_port)
+    sandbox.start()
+    services.started.append(sandbox)
+    return sandbox
+
+
+def demo_payments(settings: Settings, sandbox_url: str) -> None:
+    """Point the demo tenant at the sandbox and provision its webhook; say where it is."""
+    from tridium.payments_setup import setup_demo_payments
+
+    try:
+        hook = asyncio.run(setup_demo_payments(settings, DEMO_SLUG, sandbox_url, DEMO_EMAIL))
+    except Exception as exc:  # noqa: BLE001 — the platform is up; payments setup is reported, not fatal
+        print(f"warning: demo payments not configured: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return
+    print(
+        f"Asaas sandbox {sandbox_url} (simulated, not Asaas): demo webhook {hook['webhookId']} -> {hook['url']}\n"
+        "  Pix checkout walkthrough: docs/payments.md",
+        flush=True,
+    )
 
 
 def shutdown(services: Environment) -> None:

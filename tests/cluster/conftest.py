@@ -22,6 +22,7 @@ import pytest
 
 from core.settings import Settings
 
+from ..agents_support import OpenAIScript, OpenAIServer, scripted_completion
 from ..conftest import Infra
 
 
@@ -39,7 +40,17 @@ class Platform:
 
 
 @pytest.fixture(scope="session")
-def platform(migrated: Infra, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def llm_server() -> Iterator[OpenAIServer]:
+    """A real local server speaking the OpenAI chat-completions protocol, for the agents'
+    OpenAI-compatible path (agents whose settings.model is "openai")."""
+    with OpenAIServer(OpenAIScript(scripted_completion)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def platform(
+    migrated: Infra, settings: Settings, tmp_path_factory: pytest.TempPathFactory, llm_server: OpenAIServer
+) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("platform")
     port = _free_port()
     env = {
@@ -55,6 +66,13 @@ def platform(migrated: Infra, settings: Settings, tmp_path_factory: pytest.TempP
         "TRIDIUM_RATE_LIMIT_PUBLIC": "100000",
         "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000",
         "TRIDIUM_LOG_LEVEL": "WARNING",
+        # Agents: offline model unless an agent asks for "openai"; short grace and idle times.
+        "LLM_BASE_URL": llm_server.base_url,
+        "LLM_API_KEY": llm_server.api_key,
+        "LLM_MODEL": "test-model",
+        "TRIDIUM_AGENT_MODEL_DEFAULT": "offline",
+        "TRIDIUM_AGENT_DISCONNECT_GRACE_S": "1.5",
+        "TRIDIUM_AGENT_IDLE_S": "8",
     }
     log_path = data_dir / "up.log"
     log = log_path.open("w")

@@ -120,6 +120,52 @@ SEEDS: dict[str, Seed] = {
         """insert into asaas_events (tenant_id, event_id, event_type, payload)
            values ($1, 'evt_' || $2::text, $2, '{"event": "PAYMENT_RECEIVED"}') returning id""",
     ),
+    # 0004 payments
+    "integrations": Seed(
+        "webhook_url",
+        """insert into integrations (tenant_id, provider, base_url, api_key_ref, webhook_url, webhook_token_hash)
+           values ($1, 'asaas', 'http://127.0.0.1:8090', 'sandbox', $2, repeat('a', 64))
+           on conflict (tenant_id, provider) do update set webhook_url = excluded.webhook_url returning id""",
+    ),
+    # 0005 agents
+    "tool_invocations": Seed(
+        "idempotency_key",
+        """insert into tool_invocations (tenant_id, agent, tool, idempotency_key, run_id, args, result)
+           values ($1, 'luddy', 'upsert_lead', $2, $3, '{"name": "Ana"}', '{"ok": true}') returning id""",
+        ("agent_runs",),
+    ),
+    "agent_messages": Seed(
+        "from_agent",
+        """insert into agent_messages (tenant_id, from_agent, to_agent, kind, body)
+           values ($1, $2, 'lucy', 'ask', '{"question": "KPIs?"}') returning id""",
+    ),
+    "creatives": Seed(
+        "name",
+        """insert into creatives (tenant_id, name, audience, angle, campaign, deal_id)
+           values ($1, $2, 'alunos novos', 'cupom', 'marco', $3) returning id""",
+        ("deals",),
+    ),
+    "creative_versions": Seed(
+        "headline",
+        """insert into creative_versions (tenant_id, creative_id, version, headline, body, run_id)
+           values ($1, $3, (select coalesce(max(version), 0) + 1 from creative_versions
+                            where tenant_id = $1 and creative_id = $3), $2, 'Matrícula zero em março [1]', $4)
+           returning id""",
+        ("creatives", "agent_runs"),
+    ),
+    "attributed_conversions": Seed(
+        "campaign",
+        """insert into attributed_conversions (tenant_id, deal_id, lead_id, source, campaign, value_cents)
+           values ($1, $3, $4, 'instagram', $2, 19900)
+           on conflict (tenant_id, deal_id) do update set campaign = excluded.campaign returning id""",
+        ("deals", "leads"),
+    ),
+    # 0003 knowledge
+    "rag_jobs": Seed(
+        "model",
+        """insert into rag_jobs (tenant_id, space_id, doc_id, model) values ($1, $3, $4, $2) returning id""",
+        ("kb_spaces", "kb_docs"),
+    ),
     "event_log": Seed("type", "insert into event_log (tenant_id, type, payload) values ($1, $2, '{}') returning id"),
     "processed_events": Seed(
         "consumer",

@@ -1,0 +1,157 @@
+"""Guardrails that do not depend on the model behaving (OWASP LLM01/LLM06/LLM09).
+
+- ``scrub_untrusted``: retrieved text is data, never instructions. Sentences that try to
+  instruct the assistant ("ignore as instruções anteriores…", "revele o prompt…") are
+  removed before the model sees them and reported as flagged.
+- ``GroundingFilter``: every price, percentage, date or deadline in the agent's answer
+  must appear in the evidence of the run (retrieved sources, tool results, the user's own
+  words). Ungrounded claims are replaced before the text leaves the server; the filter
+  releases text sentence by sentence, so it also covers streamed deltas.
+- ``wants_human`` / ``is_angry`` / ``asks_for_system_prompt``: conversation signals
+  used for handover and refusals.
+
+The tool allowlist is enforced in ``actors.tools`` (server-side, per call).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+_INJECTION = re.compile(
+    r"(ignore|ignorar|desconsidere|esque[cç]a)\s+(as|todas\s+as|suas|os|the|all|previous|any)?\s*"
+    r"(instru[cç][oõ]es|regras|orienta[cç][oõ]es|instructions|rules)"
+    r"|(revele|mostre|revelar|reveal|print)\s+.{0,40}(prompt|instru[cç][oõ]es\s+internas|system)"
+    r"|prompt\s+(de|do)\s+sistema|system\s+prompt"
+    r"|voc[eê]\s+(agora\s+)?(deve|é)\s+(agora\s+)?(ignorar|um\s+novo|outro)"
+    r"|you\s+are\s+now|new\s+instructions|novas\s+instru[cç][oõ]es",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
+
+# Claims that must be grounded: money, percentages, dates, deadlines/durations.
+_CLAIM = re.compile(
+    r"R\$\s*\d[\d.]*(?:,\d{1,2})?"
+    r"|\d+(?:[.,]\d+)?\s*%"
+    r"|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"
+    r"|\b\d+\s*(?:dias?|horas?|meses|m[eê]s|semanas?|anos?)(?:\s+[uú]teis)?\b"
+    r"|\b\d+(?:[.,]\d+)?\s*reais\b",
+    re.IGNORECASE,
+)
+UNGROUNDED = "[valor não confirmado]"
+_BOUNDARY = re.compile(r"[.!?]+(?=\s)|\n")
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents and whitespace: the form claims are compared in."""
+    nfkd = unicodedata.normalize("NFKD", text.lower())
+    return re.sub(r"\s+", "", "".join(c for c in nfkd if not unicodedata.combining(c)))
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in (m.group(0) for m in _SENTENCE.finditer(text)) if s.strip()]
+
+
+def scrub_untrusted(text: str) -> tuple[str, list[str]]:
+    """Remove instruction-like sentences from untrusted text; return (clean, flagged)."""
+    kept: list[str] = []
+    flagged: list[str] = []
+    for sentence in sentences(text):
+        (flagged if _INJECTION.search(sentence) else kept).append(sentence)
+    clean = "".join(kept)
+    return (clean if flagged else text), [s.strip() for s in flagged]
+
+
+def claims(text: str) -> list[str]:
+    return [m.group(0) for m in _CLAIM.finditer(text)]
+
+
+@dataclass
+class GroundingFilter:
+    """Streaming filter: feed deltas, get back the text that may be shown."""
+
+    evidence: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    _folded: str = ""
+    _pending: str = ""
+
+    def add_evidence(self, text: str) -> None:
+        self.evidence.append(text)
+        self._folded += "\n" + fold(text)
+
+    def check(self, text: str) -> str:
+        def repl(m: re.Match[str]) -> str:
+            claim = m.group(0)
+            if fold(claim) in self._folded:
+                return claim
+            self.violations.append(claim)
+            return UNGROUNDED
+
+        return _CLAIM.sub(repl, text)
+
+    def feed(self, delta: str) -> str:
+        self._pending += delta
+        # Cut after the last sentence end followed by whitespace ("R$ 1.200,00" stays whole).
+        ends = [m.end() for m in _BOUNDARY.finditer(self._pending)]
+        if not ends:
+            return ""
+        ready, self._pending = self._pending[: ends[-1]], self._pending[ends[-1] :]
+        return self.check(ready)
+
+    def flush(self) -> str:
+        ready, self._pending = self._pending, ""
+        return self.check(ready)
+
+
+_HUMAN = re.compile(
+    r"\b(falar|conversar|quero|preciso)\b.{0,30}\b(humano|atendente|pessoa|gerente|algu[eé]m\s+de\s+verdade)\b"
+    r"|\batendimento\s+humano\b|\btransf(ere|erir)\b.{0,20}\batendente\b",
+    re.IGNORECASE,
+)
+_ANGER = re.compile(
+    r"\b(absurdo|rid[ií]culo|p[eé]ssimo|vergonha|palha[cç]ada|lixo|procon|reclame\s*aqui|processar|"
+    r"horr[ií]vel|descaso|inaceit[aá]vel|raiva)\b",
+    re.IGNORECASE,
+)
+_LEAK = re.compile(
+    r"(prompt|instru[cç][oõ]es\s+internas|regras\s+internas|system\s+prompt|suas\s+instru[cç][oõ]es)",
+    re.IGNORECASE,
+)
+
+
+def wants_human(text: str) -> bool:
+    return bool(_HUMAN.search(text))
+
+
+def is_angry(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    shouting = len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.7
+    return bool(_ANGER.search(text)) or shouting or "!!!" in text
+
+
+def asks_for_system_prompt(text: str) -> bool:
+    return bool(_LEAK.search(text))
+
+
+def leaks_instructions(output: str, instructions: str, window: int = 60) -> bool:
+    """True when the output quotes a long stretch of the system instructions."""
+    out = fold(output)
+    ins = fold(instructions)
+    if len(ins) < window:
+        return bool(ins) and ins in out
+    return any(ins[i : i + window] in out for i in range(0, len(ins) - window + 1, window // 2))
+
+
+__all__ = [
+    "UNGROUNDED",
+    "GroundingFilter",
+    "asks_for_system_prompt",
+    "claims",
+    "fold",
+    "is_angry",
+    "leaks_instructions",
+    "scrub_untrusted",
+    "sentences",
+    "wants_human",
+]

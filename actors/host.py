@@ -1,0 +1,595 @@
+"""``AgentHost``: one agent of one tenant, as a plain class (the Ray actor wraps it).
+
+It owns the agent's runs: each run is an asyncio task that builds an agno ``Agent`` from
+the tenant's configuration (active prompt version for the thread's A/B bucket, tool
+allowlist, guardrails), streams its events into the run's Redis buffer and records the
+run and the conversation turn in Postgres. Turns of one thread are serialised (FIFO lock):
+a second message while a run is in progress waits its turn instead of interleaving.
+
+Everything the host needs is injected (``HostDeps``), so tests run it without Ray.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID, uuid4
+
+import asyncpg
+import redis.asyncio as redis
+
+from core.errors import DependencyUnavailable, NotFound, TridiumError
+from core.settings import Settings
+from core.tenancy import TenantId
+from db.pool import tenant_tx
+
+from . import memory
+from .agents import AGENT_CLASSES
+from .base import BaseAgent
+from .config import AgentConfig, PromptVersion, ensure_agent, pick_prompt
+from .events import RunEventBuffer
+from .guardrails import GroundingFilter, leaks_instructions
+from .offline_model import MODEL_NAME
+from .planning import REFUSE_INTERNALS, Turn
+from .schemas import AgentMessage, AgentReply, RunRequest, RunTicket, ToolInvokeRequest
+from .search import SearchFn
+from .tools import REGISTRY, PaymentsPort, ToolContext, catalog, execute
+
+log = logging.getLogger(__name__)
+os.environ.setdefault("AGNO_TELEMETRY", "false")
+
+FOLLOWUP_TEXT = (
+    "Obrigado pela confiança! Sua compra foi confirmada. Se precisar de algo para começar, é só responder por aqui."
+)
+
+
+class AgentRuntime(Protocol):
+    """How the gateway, the dispatcher and agents reach an agent (in-process or Ray)."""
+
+    async def call(self, tenant_id: UUID, agent: str, method: str, *args: Any) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class HostDeps:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: redis.Redis
+    search: SearchFn
+    payments: PaymentsPort | None = None
+    peers: AgentRuntime | None = None
+    openai_client: Any = None  # openai.AsyncOpenAI, one per process, built lazily
+
+
+@dataclass
+class _Run:
+    request: RunRequest
+    thread_id: UUID
+    config: AgentConfig
+    prompt: PromptVersion
+    model_name: str
+    task: asyncio.Task[None] | None = None
+    detach_timer: asyncio.TimerHandle | None = None
+    watchers: int = 1  # SSE streams attached (the one that started it counts)
+    status: str = "running"
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class AgentHost:
+    def __init__(self, deps: HostDeps, tenant_id: TenantId, agent: str):
+        if agent not in AGENT_CLASSES:
+            raise NotFound("unknown agent", details={"agent": agent})
+        self.deps = deps
+        self.tenant_id = tenant_id
+        self.agent = agent
+        self.impl: BaseAgent = AGENT_CLASSES[agent]()
+        self.events = RunEventBuffer(deps.redis, deps.settings.agent_run_buffer_ttl_s)
+        self._runs: dict[UUID, _Run] = {}
+        self._locks: dict[UUID, asyncio.Lock] = {}
+        self._activated = False
+        self._activation_lock = asyncio.Lock()
+        self.activated_at = time.time()
+        self.last_activity = time.monotonic()
+        self.runs_started = 0
+        self.interrupted_on_activation = 0
+
+    # Lifecycle --------------------------------------------------------------------------
+
+    async def activate(self) -> None:
+        """Load (or create) the configuration; runs a dead incarnation left are interrupted."""
+        async with self._activation_lock:
+            if self._activated:
+                return
+            async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+                config = await ensure_agent(conn, self.tenant_id, self.agent, self.impl.defaults())
+                self.interrupted_on_activation = await memory.interrupt_stale_runs(conn, self.tenant_id, config.id)
+            self._activated = True
+
+    def busy(self) -> bool:
+        return any(not r.done.is_set() for r in self._runs.values())
+
+    def idle_for(self) -> float:
+        return 0.0 if self.busy() else time.monotonic() - self.last_activity
+
+    async def info(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "tenant_id": str(self.tenant_id),
+            "pid": os.getpid(),
+            "activated_at": self.activated_at,
+            "runs_started": self.runs_started,
+            "running": sum(1 for r in self._runs.values() if not r.done.is_set()),
+            "idle_s": round(self.idle_for(), 3),
+            "interrupted_on_activation": self.interrupted_on_activation,
+        }
+
+    async def shutdown(self) -> None:
+        for run in list(self._runs.values()):
+            if run.task is not None and not run.task.done():
+                run.task.cancel()
+        await asyncio.gather(*(r.task for r in self._runs.values() if r.task), return_exceptions=True)
+
+    # Runs -----------------------------------------------------------------------------------
+
+    def _model_name(self, config: AgentConfig) -> str:
+        s = self.deps.settings
+        choice = config.settings.get("model", "auto")
+        if choice == "auto":
+            choice = s.agent_model_default
+        configured = bool(s.llm_base_url and s.llm_model and s.llm_api_key)
+        if choice == "openai" or (choice == "auto" and configured):
+            return f"openai-compatible:{s.llm_model}"
+        return MODEL_NAME
+
+    async def start_run(self, req: RunRequest) -> RunTicket:
+        """Register the run and start it; the same ``run_id`` again returns the existing run."""
+        self.last_activity = time.monotonic()
+        await self.activate()
+        known = self._runs.get(req.run_id)
+        if known is not None:
+            return RunTicket(run_id=req.run_id, thread_id=known.thread_id, status=known.status, existing=True)
+        async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+            found = await memory.find_run(conn, self.tenant_id, req.run_id)
+            if found is not None:
+                return RunTicket(run_id=req.run_id, thread_id=found["thread_id"], status=found["status"], existing=True)
+            config = await ensure_agent(conn, self.tenant_id, self.agent, self.impl.defaults())
+            thread = await memory.ensure_thread(conn, self.tenant_id, req.thread_id, self.agent, req.run_id)
+            prompt = pick_prompt(config.prompts, thread["id"])
+            model_name = self._model_name(config)
+            await memory.create_run(
+                conn,
+                self.tenant_id,
+                run_id=req.run_id,
+                agent_id=config.id,
+                thread_id=thread["id"],
+                input_=req.input,
+                model=model_name,
+                prompt_version_id=prompt.id,
+                ab_bucket=prompt.ab_bucket,
+            )
+        run = _Run(req, thread["id"], config, prompt, model_name)
+        lock = self._locks.setdefault(run.thread_id, asyncio.Lock())
+        await self.events.append(
+            self.tenant_id,
+            req.run_id,
+            "run.started",
+            {
+                "run_id": str(req.run_id),
+                "thread_id": str(run.thread_id),
+                "agent": self.agent,
+                "model": model_name,
+                "prompt_version_id": str(prompt.id),
+                "prompt_version": prompt.version,
+                "ab_bucket": prompt.ab_bucket,
+                "queued": lock.locked(),
+            },
+        )
+        self._runs[req.run_id] = run
+        self.runs_started += 1
+        run.task = asyncio.create_task(self._execute(run, lock), name=f"run-{req.run_id}")
+        return RunTicket(run_id=req.run_id, thread_id=run.thread_id, status="running")
+
+    async def run_alive(self, run_id: UUID) -> bool:
+        run = self._runs.get(run_id)
+        return run is not None and not run.done.is_set()
+
+    async def wait_run(self, run_id: UUID) -> str:
+        run = self._runs.get(run_id)
+        if run is None:
+            return "unknown"
+        await run.done.wait()
+        return run.status
+
+    async def cancel_run(self, run_id: UUID) -> bool:
+        run = self._runs.get(run_id)
+        if run is None or run.task is None or run.task.done():
+            return False
+        run.task.cancel()
+        return True
+
+    async def detach(self, run_id: UUID) -> None:
+        """The client went away: cancel the run unless it comes back within the grace period."""
+        run = self._runs.get(run_id)
+        if run is None or run.done.is_set():
+            return
+        # Counting, not a flag: a reconnect's attach may arrive before the old stream's detach.
+        run.watchers -= 1
+        if run.watchers > 0:
+            return
+        if run.detach_timer is not None:
+            run.detach_timer.cancel()
+        loop = asyncio.get_running_loop()
+        run.detach_timer = loop.call_later(
+            self.deps.settings.agent_disconnect_grace_s, lambda: run.task.cancel() if run.task else None
+        )
+
+    async def attach(self, run_id: UUID) -> None:
+        run = self._runs.get(run_id)
+        if run is None:
+            return
+        run.watchers += 1
+        if run.detach_timer is not None:
+            run.detach_timer.cancel()
+            run.detach_timer = None
+
+    async def _emit(self, run: _Run, event: str, data: dict[str, Any]) -> None:
+        await self.events.append(self.tenant_id, run.request.run_id, event, data)
+
+    async def _execute(self, run: _Run, lock: asyncio.Lock) -> None:
+        req = run.request
+        state = _RunState(evidence=GroundingFilter())
+        try:
+            async with lock:
+                state.t0 = time.perf_counter()
+                await self._run_turn(run, state)
+        except asyncio.CancelledError:
+            run.status = "cancelled"
+            await self._finish(run, state, "cancelled", error="cancelled: the client went away or cancelled the run")
+        except Exception as exc:
+            log.exception("agent run failed", extra={"run_id": str(req.run_id), "agent": self.agent})
+            run.status = "failed"
+            code = exc.code if isinstance(exc, TridiumError) else "run_failed"
+            await self._finish(run, state, "failed", error=f"{code}: {exc}")
+        finally:
+            run.done.set()
+            self.last_activity = time.monotonic()
+            if not lock.locked() and self._locks.get(run.thread_id) is lock:
+                self._locks.pop(run.thread_id, None)
+            asyncio.get_running_loop().call_later(60, self._runs.pop, req.run_id, None)
+
+    async def _run_turn(self, run: _Run, state: _RunState) -> None:
+        from .agno_build import build_agent, history_messages
+
+        req = run.request
+        async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+            thread = await memory.thread_state(conn, self.tenant_id, run.thread_id)
+            past = await memory.history(conn, self.tenant_id, run.thread_id, self.agent)
+            await memory.append_message(
+                conn,
+                self.tenant_id,
+                run.thread_id,
+                direction="in",
+                sender=req.principal or "customer",
+                body=req.input,
+                meta={"agent": self.agent, "run_id": str(req.run_id), "context": req.context},
+            )
+        if self.agent == "luddy" and thread is not None and thread["status"] == "handoff":
+            # A human has the conversation: record the message, do not auto-reply.
+            state.handoff = True
+            await self._complete(run, state)
+            return
+        state.evidence.add_evidence(req.input)
+        allowed = frozenset(run.config.tools) & catalog(self.agent)
+        instructions = self.impl.instructions(run.prompt.text)
+        turn = Turn(self.agent, req.input, dict(req.context), past, [], allowed, dict(run.config.guardrails))
+        agent = build_agent(self, run, allowed, instructions, turn, state)
+        async for ev in agent.arun(history_messages(past, req.input), stream=True, stream_events=True):
+            await self._on_agno_event(run, state, ev, instructions)
+        await self._release(run, state, state.evidence.flush(), instructions)
+        await self._complete(run, state)
+
+    async def _release(self, run: _Run, state: _RunState, text: str, instructions: str) -> None:
+        if not text:
+            return
+        if leaks_instructions(text, instructions):
+            state.violations.append("instructions_leak")
+            text = REFUSE_INTERNALS
+        state.output.append(text)
+        await self._emit(run, "delta", {"text": text})
+
+    async def _on_agno_event(self, run: _Run, state: _RunState, ev: Any, instructions: str) -> None:
+        kind = type(ev).__name__
+        if kind == "RunContentEvent" and isinstance(ev.content, str) and ev.content:
+            await self._release(run, state, state.evidence.feed(ev.content), instructions)
+        elif kind == "ToolCallStartedEvent" and ev.tool is not None:
+            await self._emit(
+                run, "tool.call", {"id": ev.tool.tool_call_id, "name": ev.tool.tool_name, "args": ev.tool.tool_args}
+            )
+        elif kind == "ToolCallCompletedEvent" and ev.tool is not None:
+            raw = ev.tool.result or "{}"
+            try:
+                result = json.loads(raw)
+            except ValueError:
+                result = {"summary": raw}
+            state.evidence.add_evidence(raw)
+            state.tool_calls.append(
+                {"id": ev.tool.tool_call_id, "name": ev.tool.tool_name, "args": ev.tool.tool_args, "result": result}
+            )
+            await self._emit(
+                run, "tool.result", {"id": ev.tool.tool_call_id, "name": ev.tool.tool_name, "result": result}
+            )
+            if isinstance(result, dict) and result.get("sources"):
+                fresh = [
+                    {k: s.get(k) for k in ("n", "doc_id", "chunk_id", "title", "source", "page", "score")}
+                    for s in result["sources"]
+                ]
+                state.sources.extend(fresh)
+                await self._emit(run, "sources", {"sources": fresh, "flagged": result.get("flagged", [])})
+        elif kind == "RunCompletedEvent" and ev.metrics is not None:
+            state.tokens_in = int(ev.metrics.input_tokens or 0)
+            state.tokens_out = int(ev.metrics.output_tokens or 0)
+        elif kind == "RunErrorEvent":
+            raise DependencyUnavailable(f"model error: {getattr(ev, 'content', '')}")
+
+    def _cost(self, state: _RunState, model_name: str) -> float:
+        if model_name == MODEL_NAME:
+            return 0.0
+        s = self.deps.settings
+        return (state.tokens_in * s.llm_price_in_per_mtok + state.tokens_out * s.llm_price_out_per_mtok) / 1e6
+
+    async def _complete(self, run: _Run, state: _RunState) -> None:
+        run.status = "completed"
+        await self._finish(run, state, "completed")
+
+    async def _finish(self, run: _Run, state: _RunState, status: str, error: str | None = None) -> None:
+        req = run.request
+        output = "".join(state.output)
+        latency_ms = int((time.perf_counter() - state.t0) * 1000) if state.t0 else 0
+        cost = self._cost(state, run.model_name)
+
+        async def record() -> None:
+            async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+                await memory.finish_run(
+                    conn,
+                    self.tenant_id,
+                    req.run_id,
+                    status=status,
+                    output=output,
+                    sources=state.sources,
+                    tool_calls=state.tool_calls,
+                    tokens_in=state.tokens_in,
+                    tokens_out=state.tokens_out,
+                    cost=cost,
+                    latency_ms=latency_ms,
+                    error=error,
+                )
+                if status == "completed" and output:
+                    await memory.append_message(
+                        conn,
+                        self.tenant_id,
+                        run.thread_id,
+                        direction="out",
+                        sender=self.agent,
+                        body=output,
+                        meta={"agent": self.agent, "run_id": str(req.run_id)},
+                    )
+            if status == "completed":
+                await self._emit(
+                    run,
+                    "run.completed",
+                    {
+                        "run_id": str(req.run_id),
+                        "thread_id": str(run.thread_id),
+                        "status": status,
+                        "output": output,
+                        "handoff": state.handoff,
+                        "usage": {"tokens_in": state.tokens_in, "tokens_out": state.tokens_out},
+                        "cost": cost,
+                        "latency_ms": latency_ms,
+                        "model": run.model_name,
+                        "prompt_version_id": str(run.prompt.id),
+                        "prompt_version": run.prompt.version,
+                        "ab_bucket": run.prompt.ab_bucket,
+                        "guardrails": {"ungrounded_claims": state.evidence.violations, "other": state.violations},
+                    },
+                )
+            else:
+                await self._emit(run, "error", {"run_id": str(req.run_id), "code": status, "message": error})
+
+        # Recording must survive the cancellation that may have brought us here.
+        await asyncio.shield(record())
+
+    async def execute_tool(
+        self, run: _Run, state: _RunState, allowed: frozenset[str], name: str, args: dict[str, Any]
+    ) -> str:
+        """The entrypoint agno calls for every tool call of a run: errors go back to the model."""
+        ctx = self._tool_context(run.request.run_id, run.thread_id, "member")
+        try:
+            result = await execute(ctx, name, args, allowed=allowed)
+        except TridiumError as exc:
+            result = {"error": {"code": exc.code, "message": exc.message}}
+        return json.dumps(result, ensure_ascii=False, default=str)
+
+    def _tool_context(self, run_id: UUID | None, thread_id: UUID | None, role: str) -> ToolContext:
+        return ToolContext(
+            tenant_id=self.tenant_id,
+            agent=self.agent,
+            pool=self.deps.pool,
+            search=self.deps.search,
+            payments=self.deps.payments,
+            run_id=run_id,
+            thread_id=thread_id,
+            role=role,
+        )
+
+    # Direct tool calls and messages ----------------------------------------------------------
+
+    async def invoke_tool(self, req: ToolInvokeRequest) -> dict[str, Any]:
+        self.last_activity = time.monotonic()
+        if req.tool not in REGISTRY:
+            raise NotFound("unknown tool", details={"tool": req.tool})
+        await self.activate()
+        async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+            config = await ensure_agent(conn, self.tenant_id, self.agent, self.impl.defaults())
+        allowed = frozenset(config.tools) & catalog(self.agent)
+        ctx = self._tool_context(None, req.thread_id, req.role)
+        return await execute(ctx, req.tool, req.args, allowed=allowed, idempotency_key=req.idempotency_key)
+
+    async def handle_message(self, msg: AgentMessage) -> AgentReply:
+        """ask: run and answer; tell: run in the background; event: react (deal.won)."""
+        self.last_activity = time.monotonic()
+        await self.activate()
+        async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+            row = await conn.fetchrow(
+                """insert into agent_messages (tenant_id, from_agent, to_agent, kind, body, event_id)
+                   values ($1, $2, $3, $4, $5, $6) on conflict (tenant_id, to_agent, event_id)
+                   where event_id is not null do nothing returning id""",
+                self.tenant_id,
+                msg.from_agent,
+                self.agent,
+                msg.kind,
+                msg.body,
+                msg.event_id,
+            )
+            if row is None:
+                prior = await conn.fetchrow(
+                    """select id, status, reply from agent_messages
+                       where tenant_id = $1 and to_agent = $2 and event_id = $3""",
+                    self.tenant_id,
+                    self.agent,
+                    msg.event_id,
+                )
+                assert prior is not None
+                if prior["status"] == "done":
+                    return AgentReply(message_id=prior["id"], status="done", reply=dict(prior["reply"] or {}))
+                message_id: UUID = prior["id"]
+            else:
+                message_id = row["id"]
+        if msg.kind == "event":
+            reply = await self._react(msg)
+        else:
+            question = str(msg.body.get("question") or msg.body.get("text") or "")
+            request = RunRequest(
+                run_id=uuid4(),
+                tenant_id=self.tenant_id,
+                agent=self.agent,
+                input=question,
+                context={"from_agent": msg.from_agent, **dict(msg.body.get("context") or {})},
+                principal=f"agent:{msg.from_agent}",
+            )
+            ticket = await self.start_run(request)
+            if msg.kind == "tell":
+                reply = {"run_id": str(ticket.run_id), "accepted": True}
+            else:
+                status = await self.wait_run(ticket.run_id)
+                async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+                    done = await memory.get_run(conn, self.tenant_id, ticket.run_id)
+                reply = {"run_id": str(ticket.run_id), "status": status, "output": done["output"]}
+        async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+            await conn.execute(
+                """update agent_messages set status = 'done', reply = $3, processed_at = now()
+                   where tenant_id = $1 and id = $2""",
+                self.tenant_id,
+                message_id,
+                reply,
+            )
+        return AgentReply(message_id=message_id, status="done", reply=reply)
+
+    async def ask(self, to_agent: str, question: str, context: dict[str, Any] | None = None) -> AgentReply:
+        """Ask another agent of the same tenant and wait for its answer (through the runtime)."""
+        if self.deps.peers is None:
+            raise DependencyUnavailable("no agent runtime to reach other agents")
+        msg = AgentMessage(
+            tenant_id=self.tenant_id,
+            from_agent=self.agent,
+            to_agent=to_agent,
+            kind="ask",
+            body={"question": question, "context": context or {}},
+        )
+        reply: AgentReply = await self.deps.peers.call(self.tenant_id, to_agent, "handle_message", msg)
+        return reply
+
+    async def _react(self, msg: AgentMessage) -> dict[str, Any]:
+        payload = msg.body.get("payload", {})
+        etype = msg.body.get("type")
+        if etype != "deal.won":
+            return {"ignored": etype}
+        key = f"event:{msg.event_id}"
+        ctx = self._tool_context(None, None, "member")
+        allowed = catalog(self.agent)  # reactions are the platform's, not the model's, choice
+        if self.agent == "luddy":
+            args: dict[str, Any] = {"lead_id": payload["lead_id"], "text": FOLLOWUP_TEXT}
+            return await execute(ctx, "send_followup", args, allowed=allowed, idempotency_key=key)
+        if self.agent == "lucy":
+            return await execute(
+                ctx, "record_conversion", {"deal_id": payload["deal_id"]}, allowed=allowed, idempotency_key=key
+            )
+        return await execute(
+            ctx, "mark_creative_winner", {"deal_id": payload["deal_id"]}, allowed=allowed, idempotency_key=key
+        )
+
+
+@dataclass
+class _RunState:
+    evidence: GroundingFilter
+    t0: float = 0.0
+    output: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    handoff: bool = False
+
+
+HostFactory = Callable[[TenantId, str], Awaitable[AgentHost]]
+
+
+class LocalRuntime:
+    """In-process runtime: one ``AgentHost`` per (tenant, agent) in this process.
+
+    Used by plain-uvicorn gateways, integration tests and the benchmark's baseline. Idle
+    hosts are dropped on the next call after ``agent_idle_s`` (passivation).
+    """
+
+    def __init__(self, deps: HostDeps):
+        self._deps = deps
+        self._hosts: dict[tuple[UUID, str], AgentHost] = {}
+        if deps.peers is None:
+            deps.peers = self
+
+    def host(self, tenant_id: UUID, agent: str) -> AgentHost:
+        self._passivate_idle()
+        key = (tenant_id, agent)
+        host = self._hosts.get(key)
+        if host is None:  # no await between the check and the insert: race-free on one loop
+            host = self._hosts[key] = AgentHost(self._deps, TenantId(tenant_id), agent)
+        return host
+
+    def _passivate_idle(self) -> None:
+        limit = self._deps.settings.agent_idle_s
+        for key, host in list(self._hosts.items()):
+            if host.idle_for() > limit:
+                del self._hosts[key]
+
+    async def call(self, tenant_id: UUID, agent: str, method: str, *args: Any) -> Any:
+        return await getattr(self.host(tenant_id, agent), method)(*args)
+
+    async def close(self) -> None:
+        for host in self._hosts.values():
+            await host.shutdown()
+        self._hosts.clear()
+
+    @property
+    def hosts(self) -> dict[tuple[UUID, str], AgentHost]:
+        return self._hosts
+
+
+__all__ = ["FOLLOWUP_TEXT", "AgentHost", "AgentRuntime", "HostDeps", "LocalRuntime"]

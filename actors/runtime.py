@@ -1,0 +1,157 @@
+"""The Ray runtime: agent actors, their registry, passivation and messaging.
+
+This is the only module of ``actors`` that imports Ray. One detached actor per
+(tenant, agent), named ``{agent}:{tenant_id}`` in the ``tridium-agents`` namespace,
+created on demand with ``get_if_exists`` (race-safe: concurrent creators get the same
+actor). Actors reserve no CPU, restart forever (``max_restarts=-1``) and never retry a
+call (``max_task_retries=0``): state lives in Postgres/Redis and is reloaded by the new
+incarnation, and side-effecting tools are idempotency-keyed, so a crash never
+re-executes an effect.
+
+An actor with no run for ``agent_idle_s`` passivates itself (``exit_actor``); the next
+call through ``RayRuntime`` recreates it — idle tenants cost no memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+from uuid import UUID
+
+import ray
+from ray.exceptions import RayActorError, RayTaskError
+
+from core.errors import TridiumError
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "tridium-agents"
+_ENV_PREFIXES = ("TRIDIUM_", "DATABASE_", "REDIS_URL", "LLM_", "AGNO_", "OTEL_")
+# Methods of AgentHost callable through the actor; every one is safe to retry once after
+# the actor died (start_run and tool calls are idempotent by run id / idempotency key).
+METHODS = frozenset(
+    {"start_run", "run_alive", "wait_run", "cancel_run", "detach", "attach", "invoke_tool", "handle_message", "info"}
+)
+
+
+def actor_name(tenant_id: UUID, agent: str) -> str:
+    return f"{agent}:{tenant_id}"
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
+class AgentActor:
+    """Thin shell: builds the process's pool/clients and one ``AgentHost``, forwards calls."""
+
+    def __init__(self, tenant_id: str, agent: str):
+        self._tenant_id = UUID(tenant_id)
+        self._agent = agent
+        self._host: Any = None
+        self._lock = asyncio.Lock()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closers: list[Any] = []
+
+    async def _ensure(self) -> Any:
+        if self._host is not None:
+            return self._host
+        async with self._lock:
+            if self._host is None:
+                import redis.asyncio as redis
+
+                from core.tenancy import TenantId
+                from db.pool import create_pool
+
+                from .host import AgentHost, HostDeps
+                from .search import fulltext_search
+
+                settings = Settings()
+                pool = await create_pool(settings.require_database_url(), min_size=1, max_size=4)
+                client = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
+                deps = HostDeps(settings, pool, client, fulltext_search(pool), peers=RayRuntime(settings))
+                host = AgentHost(deps, TenantId(self._tenant_id), self._agent)
+                await host.activate()
+                self._closers = [client.aclose, pool.close]
+                self._host = host
+                self._watchdog = asyncio.create_task(self._watch_idle(settings.agent_idle_s))
+        return self._host
+
+    async def call(self, method: str, *args: Any) -> Any:
+        if method not in METHODS:
+            raise ValueError(f"not an agent method: {method}")
+        host = await self._ensure()
+        return await getattr(host, method)(*args)
+
+    async def _watch_idle(self, idle_s: float) -> None:
+        while True:
+            await asyncio.sleep(max(0.2, min(30.0, idle_s / 4)))
+            if self._host is not None and self._host.idle_for() > idle_s:
+                me = ray.get_runtime_context().current_actor
+                await me.passivate.remote()
+                return
+
+    async def passivate(self) -> None:
+        """Close clients and exit on purpose (no restart); the registry recreates on demand."""
+        if self._host is not None:
+            await self._host.shutdown()
+        for close in self._closers:
+            await close()
+        ray.actor.exit_actor()  # type: ignore[no-untyped-call]
+
+
+def _actor_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
+    env.setdefault("AGNO_TELEMETRY", "false")
+    return env
+
+
+class RayRuntime:
+    """Reaches agent actors by name; get-or-create off the event loop; one retry on death."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._handles: dict[tuple[UUID, str], Any] = {}
+        self._env = _actor_env()
+
+    def _get_or_create(self, tenant_id: UUID, agent: str) -> Any:
+        # Blocking GCS round trip: called through asyncio.to_thread only.
+        return AgentActor.options(  # type: ignore[attr-defined]
+            name=actor_name(tenant_id, agent),
+            namespace=NAMESPACE,
+            lifetime="detached",
+            get_if_exists=True,
+            runtime_env={"env_vars": self._env},
+        ).remote(str(tenant_id), agent)
+
+    async def handle(self, tenant_id: UUID, agent: str) -> Any:
+        key = (tenant_id, agent)
+        h = self._handles.get(key)
+        if h is None:
+            h = await asyncio.to_thread(self._get_or_create, tenant_id, agent)
+            self._handles[key] = h
+        return h
+
+    async def call(self, tenant_id: UUID, agent: str, method: str, *args: Any) -> Any:
+        for attempt in (1, 2):
+            h = await self.handle(tenant_id, agent)
+            try:
+                return await h.call.remote(method, *args)
+            except RayTaskError as exc:
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, TridiumError):
+                    raise cause from None
+                raise
+            except RayActorError:
+                # Passivated or killed: forget the handle, get-or-create again, retry once.
+                self._handles.pop((tenant_id, agent), None)
+                if attempt == 2:
+                    raise
+                log.info("agent actor gone; re-activating", extra={"agent": agent, "tenant_id": str(tenant_id)})
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        self._handles.clear()
+
+
+__all__ = ["METHODS", "NAMESPACE", "AgentActor", "RayRuntime", "actor_name"]

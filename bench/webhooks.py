@@ -1,0 +1,393 @@
+"""Webhook ingestion benchmark: Asaas deliveries through the gateway vs a bare INSERT loop.
+
+    python -m bench.webhooks [--events 4000] [--duplicates 0.2] [--concurrency 32]
+
+In one run, on one embedded Postgres + Redis (own data dir and ports, fresh database):
+
+1. **gateway** — the gateway app (``serve.asgi``, uvicorn, one process) receives
+   ``POST /webhooks/asaas`` with the tenant's token: authenticate (token hash, constant
+   time), store the raw event once and its outbox event in one transaction, answer 200.
+   20 % of the deliveries are duplicates (same event id), all shuffled.
+2. **baseline** — a bare asyncpg loop doing ``INSERT … ON CONFLICT DO NOTHING`` into the
+   same ``asaas_events`` table (tenant transaction, same concurrency, same duplicates).
+
+Checks: every delivery answered 200 (zero lost: every acknowledged id is stored), exactly
+one row and one ``asaas.event.received`` outbox event per unique id (zero double effects).
+The load generator shares the machine's cores with the server; the load average is
+reported before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from bench._common import percentile, table, write_result
+
+DATA = Path(".tridium/bench-webhooks")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up")
+
+
+def deliveries(
+    prefix: str, unique: int, duplicate_share: float, seed: int, *, payments: bool = True
+) -> list[dict[str, Any]]:
+    """``unique`` events plus duplicates making ``duplicate_share`` of all deliveries, shuffled.
+
+    ``payments=False`` sends account events (no ``payment``): on Serve the PaymentsWorker
+    then settles each one in a local transaction instead of asking Asaas (absent here)."""
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = [
+        {
+            "id": f"evt_{prefix}_{i:07d}&{rng.randrange(10**9)}",
+            "event": rng.choice(["PAYMENT_CREATED", "PAYMENT_CONFIRMED", "PAYMENT_RECEIVED"]),
+            "dateCreated": "2026-11-26 12:00:00",
+            "payment": {"object": "payment", "id": f"pay_{prefix}{i:07d}", "value": 199.9, "status": "PENDING"},
+        }
+        for i in range(unique)
+    ]
+    if not payments:
+        for e in events:
+            del e["payment"]
+            e["event"] = "ACCOUNT_STATUS_GENERAL_APPROVAL_APPROVED"
+    dups = round(unique * duplicate_share / (1 - duplicate_share))
+    out = events + [rng.choice(events) for _ in range(dups)]
+    rng.shuffle(out)
+    return out
+
+
+async def _prepare(env: dict[str, str]) -> tuple[str, str, str]:
+    from core.tenancy import TenantId
+    from db import payments as q
+    from db.migrate import migrate
+    from db.pool import create_pool, tenant_tx
+    from db.tenants import create_tenant
+    from tools.payments import new_webhook_token, token_hash
+
+    await migrate(env["DATABASE_OWNER_URL"])
+    pool = await create_pool(env["DATABASE_URL"], max_size=2)
+    try:
+        gw = TenantId(await create_tenant(pool, "bench-gw", "Bench gateway"))
+        base = TenantId(await create_tenant(pool, "bench-base", "Bench baseline"))
+        token = new_webhook_token(gw)
+        async with tenant_tx(pool, gw) as conn:
+            await q.upsert_integration(conn, gw, base_url="http://127.0.0.1:9", api_key_ref="sandbox")
+            await q.set_webhook(
+                conn,
+                gw,
+                webhook_id="bench",
+                url="",
+                send_type="NON_SEQUENTIALLY",
+                events=[],
+                token_hash=token_hash(token),
+            )
+    finally:
+        await pool.close()
+    return str(gw), str(base), token
+
+
+async def drive_gateway(url: str, token: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    acked: list[int] = []
+    queue = iter(range(len(bodies)))
+    headers = {"asaas-access-token": token, "Content-Type": "application/json", "User-Agent": "Asaas_Prod/3.0"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            for i in queue:
+                t0 = time.perf_counter()
+                async with session.post(url, data=bodies[i], headers=headers) as r:
+                    await r.read()
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    statuses[r.status] = statuses.get(r.status, 0) + 1
+                    if r.status == 200:
+                        acked.append(i)
+
+        started = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - started
+    return _summary("gateway POST /webhooks/asaas", latencies, elapsed, statuses, acked)
+
+
+async def drive_baseline(dsn: str, tenant: str, events: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
+    from core.tenancy import TenantId
+    from db.pool import create_pool, tenant_tx
+
+    pool = await create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    tid = TenantId(__import__("uuid").UUID(tenant))
+    latencies: list[float] = []
+    acked: list[int] = []
+    queue = iter(range(len(events)))
+
+    async def worker() -> None:
+        for i in queue:
+            e = events[i]
+            t0 = time.perf_counter()
+            async with tenant_tx(pool, tid) as conn:
+                await conn.execute(
+                    """insert into asaas_events (tenant_id, event_id, event_type, payment_id, payload)
+                       values ($1, $2, $3, $4, $5) on conflict (tenant_id, event_id) do nothing""",
+                    tid,
+                    e["id"],
+                    e["event"],
+                    (e.get("payment") or {}).get("id"),
+                    e,
+                )
+            latencies.append((time.perf_counter() - t0) * 1000)
+            acked.append(i)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - started
+    finally:
+        await pool.close()
+    return _summary("baseline asyncpg INSERT ON CONFLICT", latencies, elapsed, {200: len(acked)}, acked)
+
+
+def _summary(
+    name: str, latencies: list[float], elapsed: float, statuses: dict[int, int], acked: list[int]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "deliveries": len(latencies),
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(max(latencies), 2),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "acked": acked,
+    }
+
+
+async def verify(dsn: str, tenant: str, acked_ids: set[str], unique_ids: set[str], outbox: bool) -> dict[str, Any]:
+    """Zero lost (every acked id stored) and zero double effects (one row, one outbox event per id)."""
+    from core.tenancy import TenantId
+    from db.pool import create_pool, tenant_tx
+
+    pool = await create_pool(dsn, max_size=1)
+    tid = TenantId(__import__("uuid").UUID(tenant))
+    try:
+        async with tenant_tx(pool, tid) as conn:
+            stored = [
+                r["event_id"] for r in await conn.fetch("select event_id from asaas_events where tenant_id = $1", tid)
+            ]
+            emitted = [
+                r["e"]
+                for r in await conn.fetch(
+                    """select payload->>'event_id' as e from event_log
+                       where tenant_id = $1 and type = 'asaas.event.received'""",
+                    tid,
+                )
+            ]
+    finally:
+        await pool.close()
+    result = {
+        "unique_events": len(unique_ids),
+        "rows": len(stored),
+        "lost": len(acked_ids - set(stored)),
+        "double_rows": len(stored) - len(set(stored)),
+        "missing_rows": len(unique_ids - set(stored)),
+    }
+    if outbox:
+        result |= {"outbox_events": len(emitted), "double_outbox": len(emitted) - len(set(emitted))}
+    return result
+
+
+def _start_serve(env: dict[str, str], port: int) -> None:
+    """The whole ``tridium`` Serve application, as ``tridium up`` deploys it."""
+    import ray
+    from ray import serve
+
+    from serve.deployments import build_app
+    from tridium.launcher import serve_ingress_env
+
+    # The same Serve ingress as `tridium up` (HAProxy + throughput mode), private ports.
+    for flag, value in serve_ingress_env(DATA.absolute()).items():
+        env[flag] = os.environ.setdefault(flag, value)
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray.init(
+        namespace="tridium-bench-webhooks",
+        runtime_env={"env_vars": env},
+        include_dashboard=False,
+        object_store_memory=128 * 1024 * 1024,
+        logging_level="WARNING",
+        log_to_driver=False,
+    )
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app(env), name="tridium", route_prefix="/", blocking=False)
+
+
+def _stop_serve() -> None:
+    import ray
+    from ray import serve
+
+    if ray.is_initialized():
+        serve.shutdown()
+        ray.shutdown()
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=4000, help="unique events per side")
+    ap.add_argument("--duplicates", type=float, default=0.2, help="share of deliveries that are duplicates")
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--serve", action="store_true", help="run the gateway on Ray Serve instead of uvicorn")
+    args = ap.parse_args()
+
+    from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
+
+    ensure_redis_server_installed()
+    pg = EmbeddedPostgres(DATA, port=_free_port())  # fixed ports collide with other runs
+    rd = EmbeddedRedis(DATA, port=_free_port())
+    pg.start()
+    rd.start()
+    db = f"bench_wh_{secrets.token_hex(3)}"
+    pg.create_database(db)
+    env = {
+        "DATABASE_URL": pg.app_url(db),
+        "DATABASE_OWNER_URL": pg.owner_url(db),
+        "DATABASE_RELAY_URL": pg.relay_url(db),
+        "REDIS_URL": rd.url(),
+        "TRIDIUM_JWT_SECRET": secrets.token_urlsafe(48),
+        "TRIDIUM_RATE_LIMIT_WEBHOOKS": "100000000",
+        "TRIDIUM_LOG_LEVEL": "WARNING",
+        "TRIDIUM_DB_POOL_MAX": "20",
+    }
+    os.environ.update(env)
+    proc: subprocess.Popen[bytes] | None = None
+    load_before = loadavg()
+    try:
+        gw_tenant, base_tenant, token = asyncio.run(_prepare(env))
+        port = _free_port()
+        if args.serve:
+            _start_serve(env, port)
+        else:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--factory", "serve.asgi:create_app", "--port", str(port),
+                 "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
+                env={**os.environ, **env},
+            )  # fmt: skip
+        base_url = f"http://127.0.0.1:{port}"
+        _wait(f"{base_url}/health", timeout=240)
+        url = f"{base_url}/webhooks/asaas"
+        warm = [json.dumps(e).encode() for e in deliveries("warm", 300, 0.0, 1)]
+        asyncio.run(drive_gateway(url, token, warm, args.concurrency))
+        gw_events = deliveries("gw", args.events, args.duplicates, 7, payments=not args.serve)
+        gw = asyncio.run(drive_gateway(url, token, [json.dumps(e).encode() for e in gw_events], args.concurrency))
+        base_events = deliveries("base", args.events, args.duplicates, 7)
+        base = asyncio.run(drive_baseline(env["DATABASE_URL"], base_tenant, base_events, args.concurrency))
+        load_after = loadavg()
+        gw_check = asyncio.run(
+            verify(
+                env["DATABASE_URL"],
+                gw_tenant,
+                {gw_events[i]["id"] for i in gw.pop("acked")},
+                {e["id"] for e in gw_events} | {e["id"] for e in deliveries("warm", 300, 0.0, 1)},
+                outbox=True,
+            )
+        )
+        base_check = asyncio.run(
+            verify(
+                env["DATABASE_URL"],
+                base_tenant,
+                {base_events[i]["id"] for i in base.pop("acked")},
+                {e["id"] for e in base_events},
+                outbox=False,
+            )
+        )
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=20)
+        if args.serve:
+            _stop_serve()
+        pg.drop_database(db)
+        rd.stop()
+        pg.stop()
+
+    rows = [
+        {
+            "path": r["name"],
+            "deliveries": r["deliveries"],
+            "events/s": r["events_per_s"],
+            "p50 ms": r["p50_ms"],
+            "p95 ms": r["p95_ms"],
+            "p99 ms": r["p99_ms"],
+            "max ms": r["max_ms"],
+            "statuses": r["statuses"],
+        }
+        for r in (gw, base)
+    ]
+    print(table(rows, ["path", "deliveries", "events/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "statuses"]))
+    ok_status = set(gw["statuses"]) == {"200"}
+    zero = gw_check["lost"] == 0 and gw_check["double_rows"] == 0 and gw_check["double_outbox"] == 0
+    zero = zero and gw_check["missing_rows"] == 0 and gw_check["outbox_events"] == gw_check["unique_events"]
+    targets = {
+        "events_per_s_min": 500,
+        "ack_p99_ms_max": 100,
+        "met_throughput": gw["events_per_s"] >= 500,
+        "met_p99": gw["p99_ms"] < 100,
+        "all_200": ok_status,
+        "zero_lost_zero_double": zero,
+    }
+    print(f"gateway check: {gw_check}")
+    print(f"baseline check: {base_check}")
+    print(f"load average before {load_before}, after {load_after}; targets {targets}")
+    path = write_result(
+        "webhooks-serve" if args.serve else "webhooks",
+        {
+            "events": args.events,
+            "duplicates": args.duplicates,
+            "concurrency": args.concurrency,
+            "server": "Ray Serve (tridium app, 1 Gateway replica)"
+            if args.serve
+            else "uvicorn (1 process, uvloop, httptools) running serve.asgi:create_app",
+            "runs": {"gateway": gw, "baseline": base},
+            "checks": {"gateway": gw_check, "baseline": base_check},
+            "load_average": {"before": load_before, "after": load_after},
+            "targets": targets,
+        },
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

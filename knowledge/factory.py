@@ -1,0 +1,77 @@
+"""Build the knowledge pipeline's parts from settings (called at entry points only)."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import redis.asyncio as redis
+
+from core.settings import Settings
+from knowledge.blobs import BlobStore
+from knowledge.embedding import Embedder, LocalSentenceTransformer, OpenAICompatibleEmbedder
+from knowledge.index_policy import HnswParams
+from knowledge.ingest import Ingestor
+from knowledge.search import HybridSearcher
+from knowledge.tokenizer import HFTokenizer
+
+
+def uses_remote_embeddings(settings: Settings) -> bool:
+    return bool(settings.embed_base_url and settings.embed_model)
+
+
+def make_embedder(settings: Settings, client: httpx.AsyncClient | None = None) -> Embedder:
+    """OpenAI-compatible embeddings when EMBED_BASE_URL and EMBED_MODEL are set, else the
+    offline all-MiniLM-L6-v2 (CUDA when the machine has a GPU)."""
+    if uses_remote_embeddings(settings):
+        if client is None:
+            raise ValueError("remote embeddings need an httpx.AsyncClient owned by the caller")
+        assert settings.embed_base_url is not None and settings.embed_model is not None
+        return OpenAICompatibleEmbedder(
+            client,
+            base_url=settings.embed_base_url,
+            model=settings.embed_model,
+            api_key=settings.embed_api_key,
+            dim=settings.embed_dim,
+        )
+    import torch
+
+    torch.set_num_threads(max(1, settings.embed_threads))
+    return LocalSentenceTransformer()
+
+
+def hnsw_params(settings: Settings) -> HnswParams:
+    return HnswParams(
+        m=settings.kb_hnsw_m,
+        ef_construction=settings.kb_hnsw_ef_construction,
+        ef_search=settings.kb_ef_search,
+        max_scan_tuples=settings.kb_max_scan_tuples,
+    )
+
+
+def make_searcher(
+    settings: Settings, pool: asyncpg.Pool, embedder: Embedder, cache: redis.Redis | None
+) -> HybridSearcher:
+    return HybridSearcher(
+        pool,
+        embedder,
+        cache,
+        threshold=settings.kb_hnsw_threshold,
+        params=hnsw_params(settings),
+        cache_ttl_s=settings.kb_query_cache_ttl_s,
+    )
+
+
+def make_ingestor(settings: Settings, pool: asyncpg.Pool, embedder: Embedder, blobs: BlobStore) -> Ingestor:
+    # Chunks are counted with MiniLM's tokenizer; for a remote model that is an estimate
+    # (its own tokenizer is not available offline) and its window is far larger anyway.
+    return Ingestor(
+        pool,
+        embedder,
+        blobs,
+        HFTokenizer.from_model_dir(),
+        stale_s=settings.kb_sweep_grace_s * 10,
+        max_attempts=settings.kb_max_attempts,
+    )
+
+
+__all__ = ["hnsw_params", "make_embedder", "make_ingestor", "make_searcher", "uses_remote_embeddings"]

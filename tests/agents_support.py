@@ -1,0 +1,257 @@
+"""Helpers for the agent tests: kb-demo rows, SSE parsing, a real OpenAI-protocol server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from core.tenancy import TenantId
+from db.pool import tenant_tx
+
+KB_DEMO = Path("/work/shared/data/kb-demo/docs")
+INJECTION_DOC = "guia-aurora-corp.md"
+
+
+def _chunks(text: str, size: int = 700) -> list[str]:
+    out: list[str] = []
+    cur = ""
+    for para in re.split(r"\n\s*\n", text):
+        if cur and len(cur) + len(para) > size:
+            out.append(cur.strip())
+            cur = ""
+        cur += para + "\n\n"
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def _read_docs(files: list[str] | None) -> dict[str, str]:
+    names = files or sorted(p.name for p in KB_DEMO.iterdir() if p.suffix in (".md", ".txt"))
+    return {name: (KB_DEMO / name).read_text(encoding="utf-8") for name in names}
+
+
+async def load_kb_demo(pool: asyncpg.Pool, tenant_id: TenantId, files: list[str] | None = None) -> int:
+    """Insert the kb-demo markdown/txt documents as kb_docs + kb_vectors (full-text only)."""
+    texts = _read_docs(files)
+    count = 0
+    async with tenant_tx(pool, tenant_id) as conn:
+        space = await conn.fetchval(
+            """insert into kb_spaces (tenant_id, name) values ($1, 'kb-demo')
+               on conflict (tenant_id, name) do update set name = excluded.name returning id""",
+            tenant_id,
+        )
+        for name, text in texts.items():
+            doc = await conn.fetchval(
+                """insert into kb_docs (tenant_id, space_id, title, body, source)
+                   values ($1, $2, $3, $4, $5) returning id""",
+                tenant_id,
+                space,
+                name,
+                text,
+                f"docs/{name}",
+            )
+            for i, chunk in enumerate(_chunks(text)):
+                await conn.execute(
+                    """insert into kb_vectors
+                           (tenant_id, doc_id, chunk_index, chunk, content_hash, model, dim, embedding)
+                       values ($1, $2, $3, $4, $5, 'none', 3, '[0,0,0]')""",
+                    tenant_id,
+                    doc,
+                    i,
+                    chunk,
+                    hashlib.md5(chunk.encode()).hexdigest(),
+                )
+                count += 1
+    return count
+
+
+@dataclass
+class SseEvent:
+    id: str
+    event: str
+    data: dict[str, Any]
+
+
+def parse_sse(text: str) -> list[SseEvent]:
+    events = []
+    for block in re.split(r"\r?\n\r?\n", text):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            if not line or line.startswith(":"):
+                continue
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            fields[k] = fields[k] + "\n" + v if k in fields else v
+        if "event" in fields or "data" in fields:
+            events.append(
+                SseEvent(fields.get("id", ""), fields.get("event", "message"), json.loads(fields.get("data", "null")))
+            )
+    return events
+
+
+# A real local server speaking the OpenAI chat-completions protocol --------------------------
+
+
+@dataclass
+class OpenAIScript:
+    """Decides each completion: ``respond(request_json) -> (text | None, tool_calls | None)``."""
+
+    respond: Callable[[dict[str, Any]], tuple[str | None, list[dict[str, Any]] | None]]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _handler(script: OpenAIScript, api_key: str) -> type[BaseHTTPRequestHandler]:
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _json(self, code: int, body: dict[str, Any]) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_POST(self) -> None:
+            if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+                return self._json(404, {"error": {"message": "not found"}})
+            if self.headers.get("Authorization") != f"Bearer {api_key}":
+                return self._json(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+            req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            script.requests.append(req)
+            text, calls = script.respond(req)
+            model = req.get("model", "test-model")
+            usage = {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49}
+            if not req.get("stream"):
+                msg: dict[str, Any] = {"role": "assistant", "content": text}
+                if calls:
+                    msg["tool_calls"] = calls
+                return self._json(
+                    200,
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": model,
+                        "choices": [{"index": 0, "message": msg, "finish_reason": "tool_calls" if calls else "stop"}],
+                        "usage": usage,
+                    },
+                )
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+
+            def chunk(delta: dict[str, Any], finish: str | None = None, with_usage: bool = False) -> None:
+                body: dict[str, Any] = {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [] if with_usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+                if with_usage:
+                    body["usage"] = usage
+                self.wfile.write(f"data: {json.dumps(body)}\n\n".encode())
+                self.wfile.flush()
+
+            chunk({"role": "assistant", "content": ""})
+            if calls:
+                for i, call in enumerate(calls):
+                    args = call["function"]["arguments"]
+                    half = len(args) // 2
+                    chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": i,
+                                    "id": call["id"],
+                                    "type": "function",
+                                    "function": {"name": call["function"]["name"], "arguments": args[:half]},
+                                }
+                            ]
+                        }
+                    )
+                    chunk({"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]})
+                chunk({}, "tool_calls")
+            else:
+                for word in re.findall(r"\S+\s*", text or ""):
+                    chunk({"content": word})
+                chunk({}, "stop")
+            chunk({}, with_usage=True)
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+
+    return H
+
+
+class OpenAIServer:
+    def __init__(self, script: OpenAIScript, api_key: str = "sk-test-local"):
+        self.script = script
+        self.api_key = api_key
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script, api_key))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> OpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def last_user_text(req: dict[str, Any]) -> str:
+    for m in reversed(req["messages"]):
+        if m["role"] == "user":
+            return str(m["content"])
+    return ""
+
+
+def tool_messages(req: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in req["messages"] if m["role"] == "tool"]
+
+
+OPENAI_MARKER = "[openai-tool-test]"
+
+
+def scripted_completion(req: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
+    """What the test LLM answers: for the tool test, call kb_search (allowed) and
+    handoff_to_human (not allowed for that tenant), then answer with one grounded and one
+    ungrounded percentage; anything else gets a plain reply."""
+    if OPENAI_MARKER not in last_user_text(req):
+        return "Olá! Como posso ajudar?", None
+    if not tool_messages(req):
+        return None, [
+            {
+                "id": "call_kb",
+                "type": "function",
+                "function": {"name": "kb_search", "arguments": json.dumps({"query": "cupom personal MEXEMARCO"})},
+            },
+            {
+                "id": "call_ho",
+                "type": "function",
+                "function": {"name": "handoff_to_human", "arguments": json.dumps({"reason": "other"})},
+            },
+        ]
+    return (
+        "Use o cupom MEXEMARCO: 15% de desconto nos pacotes de personal. Hoje também temos 90% de desconto. [1]",
+        None,
+    )
