@@ -51,7 +51,10 @@ openapi: install
 	$(BIN)/python -m serve.openapi
 
 bench: install system-deps
+	@bash scripts/system-deps.sh bench
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.agents
+	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.rag_eval
 	$(BIN)/python -m bench.rag_latency
 	$(BIN)/python -m bench.ingest
