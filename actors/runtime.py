@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
 from core.errors import TridiumError
 from core.settings import Settings
@@ -133,7 +133,8 @@ class RayRuntime:
         return h
 
     async def call(self, tenant_id: UUID, agent: str, method: str, *args: Any) -> Any:
-        for attempt in (1, 2):
+        attempts = 4
+        for attempt in range(1, attempts + 1):
             h = await self.handle(tenant_id, agent)
             try:
                 return await h.call.remote(method, *args)
@@ -142,10 +143,16 @@ class RayRuntime:
                 if isinstance(cause, TridiumError):
                     raise cause from None
                 raise
+            except ActorUnavailableError:
+                # Killed and being restarted by Ray (max_restarts=-1): wait for the new
+                # incarnation instead of failing the caller.
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(0.25 * attempt)
             except RayActorError:
-                # Passivated or killed: forget the handle, get-or-create again, retry once.
+                # Passivated (exited for good): forget the handle, get-or-create again.
                 self._handles.pop((tenant_id, agent), None)
-                if attempt == 2:
+                if attempt == attempts:
                     raise
                 log.info("agent actor gone; re-activating", extra={"agent": agent, "tenant_id": str(tenant_id)})
         raise AssertionError("unreachable")

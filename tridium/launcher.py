@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -182,17 +183,31 @@ def start_ray_and_serve(settings: Settings, env: dict[str, str]) -> str | None:
         init_kwargs["address"] = settings.ray_address
     ctx = ray.init(**init_kwargs)
     serve.start(http_options={"host": settings.host, "port": settings.port})
-    serve.run(
-        build_app(env, gateway_replicas=settings.gateway_replicas), name="tridium", route_prefix="/", blocking=False
-    )
+    # serve.run waits until EVERY deployment is ready (the Embedder loads torch and its
+    # model); the platform is usable as soon as the gateway answers /health, so deploy in
+    # a thread and let wait_healthy() decide. A deployment error still surfaces there.
+    app = build_app(env, gateway_replicas=settings.gateway_replicas)
+
+    def deploy() -> None:
+        try:
+            serve.run(app, name="tridium", route_prefix="/", blocking=False)
+        except Exception as exc:  # noqa: BLE001 — reported by wait_healthy on the main thread
+            _deploy_errors.append(exc)
+
+    threading.Thread(target=deploy, name="serve-deploy", daemon=True).start()
     dashboard = getattr(ctx, "dashboard_url", None)
     return f"http://{dashboard}" if dashboard and not str(dashboard).startswith("http") else dashboard
+
+
+_deploy_errors: list[BaseException] = []
 
 
 def wait_healthy(base_url: str, timeout_s: float = 90.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
+        if _deploy_errors:
+            raise SystemExit(f"deploying the Serve application failed: {_deploy_errors[0]!r}")
         try:
             r = httpx.get(f"{base_url}/health", timeout=3)
             last = r.json()

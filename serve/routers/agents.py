@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -48,6 +49,7 @@ from db.pool import tenant_tx
 from ..deps import AdminTenant, State, Tenant
 from ..state import AppState
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agents", tags=["agents"])
 
 AgentPath = Annotated[Literal["luddy", "lucy", "clio"], Path(description="luddy | lucy | clio")]
@@ -214,6 +216,17 @@ def _spawn(coro: Any) -> None:
     task.add_done_callback(_background.discard)
 
 
+async def _run_alive(rt: AgentRuntime, tenant_id: UUID, agent: str, run_id: UUID) -> bool:
+    """Whether the agent still runs ``run_id``. An agent that cannot be reached (its actor
+    died and is restarting) no longer runs it: the stream then ends with run_interrupted
+    instead of breaking the client's connection."""
+    try:
+        return bool(await rt.call(tenant_id, agent, "run_alive", run_id))
+    except Exception as exc:  # noqa: BLE001 — any failure to reach the agent means the run is lost
+        log.warning("agent unreachable while streaming; run interrupted", extra={"error": repr(exc)})
+        return False
+
+
 async def _events(
     rt: AgentRuntime, buffer: RunEventBuffer, tenant_id: UUID, agent: str, run_id: UUID, after: str
 ) -> AsyncIterator[bytes]:
@@ -221,7 +234,7 @@ async def _events(
     try:
         while True:
             events = await buffer.read(tenant_id, run_id, after, block_ms=1000)
-            if not events and not await rt.call(tenant_id, agent, "run_alive", run_id):
+            if not events and not await _run_alive(rt, tenant_id, agent, run_id):
                 events = await buffer.read(tenant_id, run_id, after)
                 if not events:
                     # The agent lost the run (actor died): close the stream with an error event.
