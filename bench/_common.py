@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
+import socket
 import statistics
 import subprocess
 import time
@@ -28,6 +29,25 @@ class Run:
     p95_ms: float
     p99_ms: float
     rps: float
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 180) -> None:
+    """Poll ``url`` until it answers below 500 (a server came up), or give up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up")
 
 
 def percentile(values: list[float], q: float) -> float:

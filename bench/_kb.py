@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,17 +16,13 @@ from typing import Any
 
 import httpx
 
+from bench._common import free_port, wait_http
+
 DATA = Path(".tridium/bench-kb")
 KB_DEMO = next(
     (p for p in (Path.cwd().parent / "shared/data/kb-demo", Path("/work/shared/data/kb-demo")) if p.is_dir()),
     Path("../shared/data/kb-demo"),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -51,18 +46,6 @@ class KbPlatform:
             await pool.close()
         token = mint_token(Settings(), user_id=f"user-{slug}", email=f"{slug}@example.com")
         return tid, {"Authorization": f"Bearer {token}", "X-Tenant-Id": slug}
-
-
-def wait_http(url: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not come up")
 
 
 @contextmanager

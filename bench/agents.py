@@ -29,7 +29,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import statistics
 import sys
 import time
@@ -39,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from bench._common import percentile, table, write_result
+from bench._common import free_port, percentile, table, wait_http, write_result
 
 DATA = Path(".tridium/bench-agents")
 KB = Path(os.environ.get("TRIDIUM_KB_DEMO", "/work/shared/data/kb-demo/docs"))
@@ -50,24 +49,6 @@ PROMPTS = {
     "lucy": "Quantos leads por origem nos últimos 30 dias?",
     "clio": "Crie criativos para alunos novos, ângulo matrícula zero",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not come up")
 
 
 def _docs() -> dict[str, str]:
@@ -316,8 +297,8 @@ def main() -> None:
     from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
 
     ensure_redis_server_installed()
-    pg = EmbeddedPostgres(DATA, port=_free_port())
-    rd = EmbeddedRedis(DATA, port=_free_port())
+    pg = EmbeddedPostgres(DATA, port=free_port())
+    rd = EmbeddedRedis(DATA, port=free_port())
     pg.start()
     rd.start()
     db = f"bench_{secrets.token_hex(3)}"
@@ -345,7 +326,7 @@ def main() -> None:
 
         from serve.deployments import build_app
 
-        port = _free_port()
+        port = free_port()
         ray.init(
             namespace="tridium-bench",
             runtime_env={"env_vars": env},
@@ -357,7 +338,7 @@ def main() -> None:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(build_app(env), name="tridium", route_prefix="/", blocking=False)
         url = f"http://127.0.0.1:{port}"
-        _wait(f"{url}/health")
+        wait_http(f"{url}/health")
         served = asyncio.run(_bench_serve(url, tenants, args.runs, args.seconds))
     finally:
         try:

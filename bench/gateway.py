@@ -16,37 +16,15 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bench._common import Run, table, write_result
+from bench._common import Run, free_port, table, wait_http, write_result
 from bench.wrk import require_wrk, run_wrk
 
 DATA = Path(".tridium/bench")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not come up")
 
 
 async def _prepare(env: dict[str, str]) -> str:
@@ -115,7 +93,7 @@ def main() -> None:
         token = asyncio.run(_prepare(env))
         headers = {"Authorization": f"Bearer {token}", "X-Tenant-Id": "bench", "Content-Type": "application/json"}
 
-        uv_port = _free_port()
+        uv_port = free_port()
         uvicorn_proc = subprocess.Popen(
             [
                 sys.executable,
@@ -136,7 +114,7 @@ def main() -> None:
 
         from serve.deployments import build_app
 
-        serve_port = _free_port()
+        serve_port = free_port()
         ray.init(
             namespace="tridium-bench",
             runtime_env={"env_vars": env},
@@ -148,8 +126,8 @@ def main() -> None:
         serve.start(http_options={"host": "127.0.0.1", "port": serve_port})
         serve.run(build_app(env, gateway_replicas=args.replicas), name="tridium", route_prefix="/", blocking=False)
         uv_url, serve_url = f"http://127.0.0.1:{uv_port}", f"http://127.0.0.1:{serve_port}"
-        _wait(f"{uv_url}/health")
-        _wait(f"{serve_url}/health")
+        wait_http(f"{uv_url}/health")
+        wait_http(f"{serve_url}/health")
 
         post_body = '{"name": "Bench {n}", "email": "b{n}@example.com", "source": "bench"}'
         routes = (("GET /leads", "GET", "/leads?limit=20", ""), ("POST /leads", "POST", "/leads", post_body))

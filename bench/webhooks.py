@@ -25,7 +25,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -33,29 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 
-from bench._common import percentile, table, write_result
+from bench._common import free_port, percentile, table, wait_http, write_result
 
 DATA = Path(".tridium/bench-webhooks")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not come up")
 
 
 def deliveries(
@@ -275,8 +255,8 @@ def main() -> None:
     from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
 
     ensure_redis_server_installed()
-    pg = EmbeddedPostgres(DATA, port=_free_port())  # fixed ports collide with other runs
-    rd = EmbeddedRedis(DATA, port=_free_port())
+    pg = EmbeddedPostgres(DATA, port=free_port())  # fixed ports collide with other runs
+    rd = EmbeddedRedis(DATA, port=free_port())
     pg.start()
     rd.start()
     db = f"bench_wh_{secrets.token_hex(3)}"
@@ -296,7 +276,7 @@ def main() -> None:
     load_before = loadavg()
     try:
         gw_tenant, base_tenant, token = asyncio.run(_prepare(env))
-        port = _free_port()
+        port = free_port()
         if args.serve:
             _start_serve(env, port)
         else:
@@ -306,7 +286,7 @@ def main() -> None:
                 env={**os.environ, **env},
             )  # fmt: skip
         base_url = f"http://127.0.0.1:{port}"
-        _wait(f"{base_url}/health", timeout=240)
+        wait_http(f"{base_url}/health", timeout=240)
         url = f"{base_url}/webhooks/asaas"
         warm = [json.dumps(e).encode() for e in deliveries("warm", 300, 0.0, 1)]
         asyncio.run(drive_gateway(url, token, warm, args.concurrency))
