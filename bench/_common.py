@@ -50,6 +50,37 @@ def wait_http(url: str, timeout: float = 180) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def start_bench_database(
+    data_dir: Path, prefix: str, *, pg_port: int | None = None, redis_port: int | None = None
+) -> tuple[Any, Any, str, dict[str, str]]:
+    """Embedded Postgres + Redis under ``data_dir`` and a fresh database ``{prefix}_<hex>``.
+
+    Returns (postgres, redis, database name, base environment for the servers under test);
+    the caller drops the database and stops the services when done.
+    """
+    import secrets
+
+    from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
+
+    ensure_redis_server_installed()
+    pg = EmbeddedPostgres(data_dir, port=pg_port or free_port())
+    rd = EmbeddedRedis(data_dir, port=redis_port or free_port())
+    pg.start()
+    rd.start()
+    db = f"{prefix}_{secrets.token_hex(3)}"
+    pg.create_database(db)
+    env = {
+        "DATABASE_URL": pg.app_url(db),
+        "DATABASE_OWNER_URL": pg.owner_url(db),
+        "DATABASE_RELAY_URL": pg.relay_url(db),
+        "REDIS_URL": rd.url(),
+        "TRIDIUM_JWT_SECRET": secrets.token_urlsafe(48),
+        "TRIDIUM_LOG_LEVEL": "WARNING",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    return pg, rd, db, env
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench._common import free_port, wait_http
+from bench._common import free_port, start_bench_database, wait_http
 
 DATA = Path(".tridium/bench-kb")
 KB_DEMO = next(
@@ -50,27 +50,13 @@ class KbPlatform:
 
 @contextmanager
 def kb_platform(*, extra_env: dict[str, str] | None = None, serve_app: bool = True) -> Iterator[KbPlatform]:
-    from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
 
-    ensure_redis_server_installed()
-    pg = EmbeddedPostgres(DATA, port=54377)
-    rd = EmbeddedRedis(DATA, port=63877)
-    pg.start()
-    rd.start()
-    db = f"benchkb_{secrets.token_hex(3)}"
-    pg.create_database(db)
-    env = {
-        "DATABASE_URL": pg.app_url(db),
-        "DATABASE_OWNER_URL": pg.owner_url(db),
-        "DATABASE_RELAY_URL": pg.relay_url(db),
-        "REDIS_URL": rd.url(),
-        "TRIDIUM_JWT_SECRET": secrets.token_urlsafe(48),
+    pg, rd, db, env = start_bench_database(DATA, "benchkb", pg_port=54377, redis_port=63877)
+    env |= {
         "TRIDIUM_RATE_LIMIT_PUBLIC": "100000000",
         "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000000",
-        "TRIDIUM_LOG_LEVEL": "WARNING",
         "TRIDIUM_DATA_DIR": str(DATA.absolute()),
         "TRIDIUM_KB_DEMO": "0",
-        "RAY_USAGE_STATS_ENABLED": "0",
         **(extra_env or {}),
     }
     os.environ.update(env)

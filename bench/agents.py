@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import statistics
 import sys
 import time
@@ -38,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from bench._common import free_port, percentile, table, wait_http, write_result
+from bench._common import free_port, percentile, start_bench_database, table, wait_http, write_result
 
 DATA = Path(".tridium/bench-agents")
 KB = Path(os.environ.get("TRIDIUM_KB_DEMO", "/work/shared/data/kb-demo/docs"))
@@ -294,26 +293,12 @@ def main() -> None:
     args = ap.parse_args()
 
     from tridium.launcher import serve_ingress_env
-    from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
 
-    ensure_redis_server_installed()
-    pg = EmbeddedPostgres(DATA, port=free_port())
-    rd = EmbeddedRedis(DATA, port=free_port())
-    pg.start()
-    rd.start()
-    db = f"bench_{secrets.token_hex(3)}"
-    pg.create_database(db)
-    env = {
-        "DATABASE_URL": pg.app_url(db),
-        "DATABASE_OWNER_URL": pg.owner_url(db),
-        "DATABASE_RELAY_URL": pg.relay_url(db),
-        "REDIS_URL": rd.url(),
-        "TRIDIUM_JWT_SECRET": secrets.token_urlsafe(48),
+    pg, rd, db, env = start_bench_database(DATA, "bench")
+    env |= {
         "TRIDIUM_RATE_LIMIT_PUBLIC": "100000000",
         "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000000",
-        "TRIDIUM_LOG_LEVEL": "WARNING",
         "TRIDIUM_AGENT_MODEL_DEFAULT": "offline",
-        "RAY_USAGE_STATS_ENABLED": "0",
         "AGNO_TELEMETRY": "false",
     }
     for flag, value in serve_ingress_env(DATA.absolute()).items():

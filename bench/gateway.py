@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from bench._common import Run, free_port, table, wait_http, write_result
+from bench._common import Run, free_port, start_bench_database, table, wait_http, write_result
 from bench.wrk import require_wrk, run_wrk
 
 DATA = Path(".tridium/bench")
@@ -61,26 +60,11 @@ def main() -> None:
     args = ap.parse_args()
     require_wrk()
 
-    from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
-
-    ensure_redis_server_installed()
-    pg = EmbeddedPostgres(DATA, port=54349)
-    rd = EmbeddedRedis(DATA, port=63829)
-    pg.start()
-    rd.start()
-    db = f"bench_{secrets.token_hex(3)}"
-    pg.create_database(db)
-    env = {
-        "DATABASE_URL": pg.app_url(db),
-        "DATABASE_OWNER_URL": pg.owner_url(db),
-        "DATABASE_RELAY_URL": pg.relay_url(db),
-        "REDIS_URL": rd.url(),
-        "TRIDIUM_JWT_SECRET": secrets.token_urlsafe(48),
+    pg, rd, db, env = start_bench_database(DATA, "bench", pg_port=54349, redis_port=63829)
+    env |= {
         "TRIDIUM_RATE_LIMIT_PUBLIC": "100000000",
         "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000000",
-        "TRIDIUM_LOG_LEVEL": "WARNING",
         "TRIDIUM_DB_POOL_MAX": "20",
-        "RAY_USAGE_STATS_ENABLED": "0",
     }
     # The same Serve ingress flags as `tridium up` (HAProxy ingress + throughput mode);
     # set them to 0 in the environment to measure Serve's Python proxy instead.

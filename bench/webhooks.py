@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import random
-import secrets
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ from typing import Any
 
 import aiohttp
 
-from bench._common import free_port, percentile, table, wait_http, write_result
+from bench._common import free_port, percentile, start_bench_database, table, wait_http, write_result
 
 DATA = Path(".tridium/bench-webhooks")
 
@@ -252,23 +251,9 @@ def main() -> None:
     ap.add_argument("--serve", action="store_true", help="run the gateway on Ray Serve instead of uvicorn")
     args = ap.parse_args()
 
-    from tridium.services import EmbeddedPostgres, EmbeddedRedis, ensure_redis_server_installed
-
-    ensure_redis_server_installed()
-    pg = EmbeddedPostgres(DATA, port=free_port())  # fixed ports collide with other runs
-    rd = EmbeddedRedis(DATA, port=free_port())
-    pg.start()
-    rd.start()
-    db = f"bench_wh_{secrets.token_hex(3)}"
-    pg.create_database(db)
-    env = {
-        "DATABASE_URL": pg.app_url(db),
-        "DATABASE_OWNER_URL": pg.owner_url(db),
-        "DATABASE_RELAY_URL": pg.relay_url(db),
-        "REDIS_URL": rd.url(),
-        "TRIDIUM_JWT_SECRET": secrets.token_urlsafe(48),
+    pg, rd, db, env = start_bench_database(DATA, "bench_wh")
+    env |= {
         "TRIDIUM_RATE_LIMIT_WEBHOOKS": "100000000",
-        "TRIDIUM_LOG_LEVEL": "WARNING",
         "TRIDIUM_DB_POOL_MAX": "20",
     }
     os.environ.update(env)
