@@ -119,6 +119,19 @@ class OutboxRelay:
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 
 
+def _raise_if_cancelled() -> None:
+    """Honour a cancellation that a library swallowed.
+
+    Seen here (Python 3.11, redis-py 8.1, httpx/anyio, asyncpg): a task cancelled mid-way
+    through a handled entry sometimes went on to the next stream read, ``cancelling()``
+    still set, and never stopped. The request is still recorded on the task, so each step
+    boundary checks it.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class StreamConsumer:
     """One consumer in a consumer group; ``handler`` runs inside the event's tenant transaction."""
 
@@ -155,11 +168,13 @@ class StreamConsumer:
     async def run_once(self) -> int:
         """Reclaim stuck entries, then read new ones; returns entries handled."""
         handled = await self._reclaim()
+        _raise_if_cancelled()
         resp: Any = await self._redis.xreadgroup(
             self._group, self._name, {self._stream: ">"}, count=100, block=self._block_ms
         )
         for _stream, entries in resp or []:
             for entry_id, fields in entries:
+                _raise_if_cancelled()  # what is left stays pending and is reclaimed later
                 await self._handle(entry_id, fields)
                 handled += 1
         return handled
@@ -167,6 +182,7 @@ class StreamConsumer:
     async def run_forever(self, stop: asyncio.Event) -> None:
         await self.ensure_group()
         while not stop.is_set():
+            _raise_if_cancelled()
             try:
                 await self.run_once()
             except (RedisError, OSError) as exc:
@@ -179,6 +195,7 @@ class StreamConsumer:
         )
         claimed: list[Any] = reply[1]
         for entry_id, fields in claimed:
+            _raise_if_cancelled()
             pending: Any = await self._redis.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
             deliveries = int(pending[0]["times_delivered"]) if pending else 1
             if deliveries > self._max_deliveries:

@@ -54,15 +54,34 @@ class Worker:
     async def kill(self) -> None:
         assert self.task is not None
         self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        await bounded("a cancelled payments worker", self.task)
 
     async def close(self) -> None:
         self.stop.set()
         if self.task is not None:
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await bounded("a closed payments worker", self.task)
+
+
+async def bounded(what: str, aw: Any, within_s: float = 15.0) -> None:
+    """Await ``aw`` (cancellation tolerated), or fail naming what hung instead of hanging."""
+    task = asyncio.ensure_future(aw)
+    done, _ = await asyncio.wait({task}, timeout=within_s)
+    if not done:
+        import io
+
+        stack = io.StringIO()
+        coro: Any = task.get_coro()
+        while coro is not None:  # the whole await chain (print_stack shows only the top)
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is not None:
+                stack.write(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        task.cancel()
+        await asyncio.wait({task}, timeout=5)
+        raise AssertionError(f"{what} did not finish within {within_s} s:\n{stack.getvalue()}")
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
 
 
 @dataclass
@@ -203,7 +222,7 @@ async def harness(
         app.state.asaas = AsaasAccounts(http, config_overrides=FAST_ASAAS)
         pool = await create_pool(settings.require_database_url(), max_size=8)
         relay_pool = await create_pool(relay_url, max_size=2)
-        client = redis.from_url(settings.require_redis_url())
+        client = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
         relay = OutboxRelay(relay_pool, client, stream, poll_interval_s=0.05)
         await relay.start()
         member = await make_member()
@@ -234,10 +253,13 @@ async def harness(
         finally:
             for w in h.workers:
                 await w.close()
-            await relay.stop()
+            await bounded("the outbox relay", relay.stop())
             await client.aclose()
-            await relay_pool.close()
-            await pool.close()
+            for name, p in (("the relay pool", relay_pool), ("the app pool", pool)):
+                try:
+                    await bounded(f"closing {name} (a connection never released?)", p.close())
+                finally:
+                    p.terminate()
 
 
 __all__ = ["CUSTOMER", "FAST_ASAAS", "Harness", "Worker", "eventually", "harness"]
