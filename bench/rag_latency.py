@@ -11,7 +11,7 @@ on real embeddings only. The 100k corpus adds 90k *synthetic* vectors (a real ve
 a share of another and Gaussian noise, renormalised; text copied from the real chunk) so
 the table has the size and a clustered distribution without 20 minutes of encoding.
 Queries: the 40 kb-demo questions plus real corpus texts, cut short. The index policy
-decides the path (exact below ``kb_hnsw_threshold`` = 20k chunks per tenant, HNSW above);
+decides the path (exact below ``kb_hnsw_threshold`` chunks per tenant, HNSW from there);
 the forced other path is reported too. "cold" = query embedding not cached (Redis flushed),
 "warm" = cached.
 """
@@ -176,6 +176,7 @@ async def measure(
 ) -> dict[str, Any]:
     import redis.asyncio as redis
 
+    from core.settings import Settings
     from knowledge.search import exact_sql, hnsw_sql
 
     out: dict[str, Any] = {"size": size}
@@ -185,7 +186,8 @@ async def measure(
     async with tenant_tx(pool, tenant_id) as conn:
         count = await conn.fetchval("select count(*) from kb_vectors where tenant_id = $1", tenant_id)
     out["chunks"] = count
-    out["policy_path"] = "hnsw" if count >= 20_000 else "exact"
+    threshold = Settings.model_fields["kb_hnsw_threshold"].default
+    out["policy_path"] = "hnsw" if count >= threshold else "exact"
     # Raw SQL, both paths, the searcher's statement with the same vectors.
     for path, sql in (("exact", exact_sql()), ("hnsw", hnsw_sql(MODEL, DIM))):
         times = []

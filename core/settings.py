@@ -100,7 +100,12 @@ class Settings(BaseSettings):
     kb_sweep_interval_s: float = 10.0
     kb_sweep_grace_s: float = 30.0
     kb_max_attempts: int = 3
-    kb_hnsw_threshold: int = Field(20_000, description="a tenant's chunks (per model) above which search uses HNSW")
+    kb_pdf_range_pages: int = Field(
+        16, ge=0, description="PDFs with more pages are parsed in ranges of this many pages in parallel; 0 = never"
+    )
+    kb_hnsw_threshold: int = Field(
+        5_000, description="a tenant's chunks (per model) from which search uses HNSW (docs/knowledge.md)"
+    )
     kb_hnsw_m: int = 16
     kb_hnsw_ef_construction: int = 64
     kb_ef_search: int = 100

@@ -40,8 +40,15 @@ def main() -> None:
     from knowledge.parsing.model import ParseOptions
     from knowledge.sniff import DocKind
 
+    options = ParseOptions(**request["options"])
     try:
-        document = parse_document(data, kind=DocKind(request["kind"]), options=ParseOptions(**request["options"]))
+        if request.get("pages") is not None:  # one page range of a large PDF
+            from knowledge.parsing.pdf import read_pdf_pages
+
+            first, last = request["pages"]
+            _reply({"ok": True, "pages": read_pdf_pages(data, options, int(first), last).to_json()})
+            return
+        document = parse_document(data, kind=DocKind(request["kind"]), options=options)
     except TridiumError as exc:
         _reply({"ok": False, "error": exc.code, "reason": getattr(exc, "reason", exc.message), "details": exc.details})
         return

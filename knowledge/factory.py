@@ -11,6 +11,7 @@ from knowledge.blobs import BlobStore
 from knowledge.embedding import Embedder, LocalSentenceTransformer, OpenAICompatibleEmbedder
 from knowledge.index_policy import HnswParams
 from knowledge.ingest import Ingestor
+from knowledge.pdf_ranges import PageRangeRunner, ThreadPageRanges
 from knowledge.search import HybridSearcher
 from knowledge.tokenizer import HFTokenizer
 
@@ -61,7 +62,16 @@ def make_searcher(
     )
 
 
-def make_ingestor(settings: Settings, pool: asyncpg.Pool, embedder: Embedder, blobs: BlobStore) -> Ingestor:
+def make_ingestor(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    blobs: BlobStore,
+    *,
+    page_ranges: PageRangeRunner | None = None,
+) -> Ingestor:
+    """``page_ranges``: who parses the page ranges of large PDFs (default: threads of this
+    process; the Ray tasks pass Ray tasks)."""
     # Chunks are counted with MiniLM's tokenizer; for a remote model that is an estimate
     # (its own tokenizer is not available offline) and its window is far larger anyway.
     return Ingestor(
@@ -71,6 +81,8 @@ def make_ingestor(settings: Settings, pool: asyncpg.Pool, embedder: Embedder, bl
         HFTokenizer.from_model_dir(),
         stale_s=settings.kb_sweep_grace_s * 10,
         max_attempts=settings.kb_max_attempts,
+        pdf_range_pages=settings.kb_pdf_range_pages,
+        page_ranges=page_ranges or ThreadPageRanges(),
     )
 
 

@@ -3,7 +3,8 @@
 ::
 
     claim (queued → parsing) → read blob → parse in the sandbox (memory/CPU/wall caps)
-      → mask PII (if the space asks) → store the document → chunk by the embedder's tokens
+      (PDFs over 16 pages: page ranges in parallel, merged) → mask PII (if the space asks)
+      → store the document → chunk by the embedder's tokens
       → parsed → embed in batches (reusing vectors whose content_hash is unchanged)
       → upsert vectors by (doc, model, chunk_index), progress after every batch → embedded
 
@@ -42,6 +43,7 @@ from knowledge.embedding import Embedder
 from knowledge.errors import EmbeddingFailed
 from knowledge.parsing import parse_document
 from knowledge.parsing.model import ParsedDocument, ParseOptions
+from knowledge.pdf_ranges import PageRangeRunner, ThreadPageRanges, parse_pdf_in_ranges
 from knowledge.pii import mask_document
 from knowledge.sandbox_parse import SandboxLimits, parse_in_sandbox
 from knowledge.sniff import DocKind, sniff_bytes
@@ -73,6 +75,8 @@ class Ingestor:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     batch_size: int = 128
     inprocess_text_bytes: int = 2 * 1024 * 1024
+    pdf_range_pages: int = 16  # longer PDFs are parsed in ranges of this many pages; 0: never
+    page_ranges: PageRangeRunner = field(default_factory=ThreadPageRanges)
     stale_s: float = 300.0
     max_attempts: int = 3
     retry_attempts: int = 3
@@ -106,6 +110,19 @@ class Ingestor:
             if kind in (DocKind.MARKDOWN, DocKind.TEXT):
                 return parse_document(data, kind=kind, options=self.options)
         return parse_in_sandbox(data, filename=filename, options=self.options, limits=self.limits)
+
+    async def parse_upload(self, data: bytes, filename: str) -> ParsedDocument:
+        """Parse an upload off the event loop; PDFs longer than ``pdf_range_pages`` pages are
+        parsed in page ranges in parallel (``knowledge.pdf_ranges``), with the same result."""
+        if self.pdf_range_pages > 0 and sniff_bytes(data, filename=filename).kind is DocKind.PDF:
+            return await parse_pdf_in_ranges(
+                data,
+                range_pages=self.pdf_range_pages,
+                runner=self.page_ranges,
+                options=self.options,
+                limits=self.limits,
+            )
+        return await asyncio.to_thread(self.parse, data, filename)
 
     # Uploads -------------------------------------------------------------------------------
 
@@ -148,7 +165,7 @@ class Ingestor:
 
     async def _ingest(self, tenant_id: TenantId, claim: store.ClaimedUpload) -> None:
         data = await self._retrying(lambda: self.blobs.get(claim.path))
-        doc = await asyncio.to_thread(self.parse, data, claim.filename)
+        doc = await self.parse_upload(data, claim.filename)
         if claim.pii_masking:
             doc = mask_document(doc)
         chunks = await asyncio.to_thread(chunk_document, doc, self.tokenizer, self.policy)

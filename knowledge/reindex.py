@@ -3,8 +3,12 @@
 The same code serves ``POST /rag/build`` (a Ray task, or an asyncio task in plain-uvicorn
 mode) and the batch job::
 
-    ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
+    RAY_AUTH_MODE=token ray job submit --address http://127.0.0.1:8265 \\
+        --runtime-env .tridium/ray-job-env.yaml -- \\
         python -m knowledge.reindex --tenant demo [--space ID] [--doc ID] [--prune-models]
+
+(``tridium up`` writes that runtime environment: the platform's settings, DATABASE_URL
+included, and a PATH whose ``python`` is the platform's virtualenv.)
 
 Documents are rebuilt from their stored (masked) text and sections, so neither the
 original files nor OCR are needed; unchanged chunks keep their vectors (content hash), and
@@ -80,6 +84,12 @@ async def _main(args: argparse.Namespace) -> int:
     from knowledge.factory import make_ingestor
 
     settings = Settings()
+    if settings.database_url is None:
+        raise SystemExit(
+            "DATABASE_URL is not set. Under `ray job submit`, pass the platform's settings with "
+            "--runtime-env .tridium/ray-job-env.yaml (written by `tridium up`) or "
+            '--runtime-env-json \'{"env_vars": {"DATABASE_URL": "…"}}\'.'
+        )
     pool = await create_pool(settings.require_database_url(), min_size=1, max_size=3)
     try:
         tenant_id = await _resolve_tenant(pool, args.tenant)

@@ -33,7 +33,8 @@ from core.errors import DependencyUnavailable, PayloadTooLarge, TridiumError, Un
 from knowledge.errors import ParseFailed
 from knowledge.parsing import MAX_INPUT_BYTES
 from knowledge.parsing.model import ParsedDocument, ParseOptions
-from knowledge.sniff import sniff_bytes
+from knowledge.parsing.pdf_pages import PdfPages
+from knowledge.sniff import DocKind, sniff_bytes
 
 _WORKER_MODULE = "knowledge._sandbox_worker"
 _INHERITED_ENV = (
@@ -90,10 +91,48 @@ def parse_in_sandbox(
     """Sniff ``data`` here, then parse it in a limited child process and return the result."""
     options = options or ParseOptions()
     limits = limits or SandboxLimits()
+    _check_size(data)
+    kind = sniff_bytes(data, filename=filename).kind  # cheap, reads headers only; errors are 415s
+    reply = _run_child({"kind": kind.value, "options": asdict(options), "limits": asdict(limits)}, data, limits)
+    try:
+        return ParsedDocument.from_json(reply["document"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParseFailed("the parser returned an invalid result") from exc
+
+
+def parse_pdf_pages_in_sandbox(
+    data: bytes,
+    first: int,
+    last: int | None,
+    *,
+    options: ParseOptions | None = None,
+    limits: SandboxLimits | None = None,
+) -> PdfPages:
+    """Pages ``first..last`` of a PDF (1-based, inclusive), read in a limited child process
+    with the same caps as a whole-file parse; merge ranges with ``pdf_document``."""
+    options = options or ParseOptions()
+    limits = limits or SandboxLimits()
+    _check_size(data)
+    request = {
+        "kind": DocKind.PDF.value,
+        "pages": [first, last],
+        "options": asdict(options),
+        "limits": asdict(limits),
+    }
+    reply = _run_child(request, data, limits)
+    try:
+        return PdfPages.from_json(reply["pages"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParseFailed("the parser returned an invalid result") from exc
+
+
+def _check_size(data: bytes) -> None:
     if len(data) > MAX_INPUT_BYTES:
         raise PayloadTooLarge(f"the file has {len(data)} bytes (limit {MAX_INPUT_BYTES})")
-    kind = sniff_bytes(data, filename=filename).kind  # cheap, reads headers only; errors are 415s
-    request = {"kind": kind.value, "options": asdict(options), "limits": asdict(limits)}
+
+
+def _run_child(request: dict[str, Any], data: bytes, limits: SandboxLimits) -> dict[str, Any]:
+    """Run the worker on ``data``; its successful reply, or the error it stands for."""
     proc = subprocess.Popen(
         [sys.executable, "-X", "utf8", "-m", _WORKER_MODULE, json.dumps(request)],
         stdin=subprocess.PIPE,
@@ -120,17 +159,25 @@ def parse_in_sandbox(
     return _result(proc.returncode, stdout, stderr, limits)
 
 
-def _result(returncode: int, stdout: bytes, stderr: bytes, limits: SandboxLimits) -> ParsedDocument:
+def raise_reply_error(reply: dict[str, Any]) -> None:
+    """Re-raise the error a reply carries (``{"ok": false, "error": code, ...}``), if any.
+
+    The same JSON travels from the child process and from a Ray page-range task."""
+    if reply.get("ok"):
+        return
+    error = _ERRORS.get(str(reply.get("error")))
+    if error is None:
+        raise ParseFailed(str(reply.get("reason") or "the parser failed"))
+    raise error(str(reply.get("reason") or "the parser failed"), details=reply.get("details"))
+
+
+def _result(returncode: int, stdout: bytes, stderr: bytes, limits: SandboxLimits) -> dict[str, Any]:
     reply = _reply(stdout)
     if returncode == 0 and reply is not None:
         if reply.get("ok"):
-            try:
-                return ParsedDocument.from_json(reply["document"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ParseFailed("the parser returned an invalid result") from exc
-        error = _ERRORS.get(str(reply.get("error")))
-        if error is not None:
-            raise error(str(reply.get("reason") or "the parser failed"), details=reply.get("details"))
+            return reply
+        if str(reply.get("error")) in _ERRORS:
+            raise_reply_error(reply)
     tail = stderr[-_STDERR_TAIL:].decode("utf-8", "replace")
     if returncode == -signal.SIGXCPU:
         raise ParseFailed(
@@ -159,4 +206,4 @@ def _reply(stdout: bytes) -> dict[str, Any] | None:
     return reply if isinstance(reply, dict) else None
 
 
-__all__ = ["SandboxLimits", "parse_in_sandbox"]
+__all__ = ["SandboxLimits", "parse_in_sandbox", "parse_pdf_pages_in_sandbox", "raise_reply_error"]

@@ -27,7 +27,7 @@ import hashlib
 import logging
 from array import array
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
@@ -35,9 +35,11 @@ import redis.asyncio as redis
 
 from core.tenancy import TenantId
 from db.pool import tenant_tx
-from knowledge.embedding import Embedder
 from knowledge.index_policy import CorpusSizes, HnswParams, sql_literal
 from knowledge.store import vector_literal
+
+if TYPE_CHECKING:
+    from knowledge.embedding import Embedder
 
 log = logging.getLogger("tridium.knowledge.search")
 
@@ -145,7 +147,7 @@ class HybridSearcher:
         embedder: Embedder,
         cache: redis.Redis | None = None,
         *,
-        threshold: int = 20_000,
+        threshold: int = 5_000,
         params: HnswParams | None = None,
         cache_ttl_s: int = 3600,
         rrf_k: int = 10,

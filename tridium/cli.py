@@ -14,7 +14,7 @@ import typer
 from core.settings import Settings
 
 from . import launcher
-from .kb_cli import kb_app
+from .kb_cli import kb_app, sandbox_supabase_storage
 from .payments_cli import payments_app, sandbox_app
 
 app = typer.Typer(help="Tridium: multi-tenant back end for Luddy, Lucy and Clio.", no_args_is_help=True)
@@ -22,6 +22,7 @@ tenant_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(kb_app, name="kb")
 app.add_typer(sandbox_app, name="sandbox")
+sandbox_app.command("supabase-storage")(sandbox_supabase_storage)
 app.add_typer(payments_app, name="payments")
 
 

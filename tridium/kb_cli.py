@@ -1,9 +1,11 @@
-"""``tridium kb``: the knowledge base's index policy and sizes, and index maintenance."""
+"""``tridium kb``: the knowledge base's index policy and sizes, and index maintenance; and
+``tridium sandbox supabase-storage`` (registered on the sandbox group in ``tridium.cli``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -85,4 +87,27 @@ def index(
     typer.echo("ok")
 
 
-__all__ = ["kb_app"]
+def sandbox_supabase_storage(
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8091,
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    bucket: Annotated[list[str] | None, typer.Option(help="bucket to create at start (repeatable)")] = None,
+    service_key: Annotated[str | None, typer.Option(help="the key clients must send (default: the sandbox's)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="keep objects on disk here (default: memory)")] = None,
+) -> None:
+    """Run the Supabase Storage sandbox (a simulator of the object API, not Supabase; Ctrl-C stops it).
+
+    Point Tridium at it with TRIDIUM_KB_STORAGE=supabase SUPABASE_URL=http://HOST:PORT and
+    SUPABASE_SERVICE_KEY=<the key it prints>.
+    """
+    from tools.storage.sandbox import DEFAULT_SERVICE_KEY, StorageSandboxConfig, serve
+
+    key = service_key or DEFAULT_SERVICE_KEY
+    config = StorageSandboxConfig(service_key=key, buckets=tuple(bucket or ["kb"]), data_dir=data_dir)
+    typer.echo(f"SUPABASE_URL=http://{host}:{port} SUPABASE_SERVICE_KEY={key}  (simulated, not Supabase)")
+    try:
+        serve(port, host=host, config=config)
+    except KeyboardInterrupt:
+        typer.echo("sandbox stopped")
+
+
+__all__ = ["kb_app", "sandbox_supabase_storage"]

@@ -219,6 +219,24 @@ def wait_healthy(base_url: str, timeout_s: float = 90.0) -> dict[str, Any]:
     raise SystemExit(f"the gateway did not become healthy in {timeout_s:.0f}s: {json.dumps(last)}")
 
 
+JOB_ENV_FILE = "ray-job-env.yaml"
+
+
+def write_job_runtime_env(data_dir: Path, env: dict[str, str]) -> Path:
+    """The runtime environment for ``ray job submit --runtime-env`` (batch jobs such as
+    ``python -m knowledge.reindex``): the settings this platform gave Ray, and a PATH on
+    which ``python`` is this virtualenv's. Not the owner role's URL: jobs run as the app role.
+    Secrets inside: 0600, removed at shutdown."""
+    job_env = {k: v for k, v in env.items() if not k.startswith("RAY_SERVE_") and k != "DATABASE_OWNER_URL"}
+    job_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    path = data_dir / JOB_ENV_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"env_vars": job_env}, f, indent=2)  # JSON is YAML
+    return path
+
+
 def pid_file(settings: Settings) -> Path:
     return settings.data_dir.absolute() / "up.pid"
 
@@ -288,6 +306,7 @@ def up(settings: Settings) -> int:
         token = asyncio.run(prepare_database(settings, services.owner_url))
         asyncio.run(kb_demo.ensure_indexes(settings, services.owner_url))
         sandbox = start_asaas_sandbox(settings, services)
+        job_env = write_job_runtime_env(settings.data_dir.absolute(), env)
         dashboard = start_ray_and_serve(settings, env)
         # ray.init installs its own fatal-signal handler for SIGTERM: take SIGTERM back so
         # `tridium down` stops us cleanly instead of crashing the driver.
@@ -296,6 +315,12 @@ def up(settings: Settings) -> int:
         base_url = f"http://{settings.host}:{settings.port}"
         wait_healthy(base_url)
         print(banner(base_url, token, dashboard, env, time.monotonic() - started_at), flush=True)
+        if dashboard:
+            print(
+                f"Batch jobs: RAY_AUTH_MODE=token ray job submit --address {dashboard} --runtime-env {job_env} "
+                "-- python -m …  (docs/operations.md)",
+                flush=True,
+            )
         if sandbox is not None:
             demo_payments(settings, sandbox.url)
         kb_demo.start_loading(base_url, token, DEMO_SLUG, settings)
@@ -306,6 +331,7 @@ def up(settings: Settings) -> int:
     finally:
         shutdown(services)
         pf.unlink(missing_ok=True)
+        (settings.data_dir.absolute() / JOB_ENV_FILE).unlink(missing_ok=True)
 
 
 def start_asaas_sandbox(settings: Settings, services: Environment) -> Any:

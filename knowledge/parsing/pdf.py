@@ -20,18 +20,16 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from core.errors import DependencyUnavailable
 from knowledge.errors import ParseFailed
-from knowledge.parsing.model import Block, ParsedDocument, ParseOptions, document_from_blocks, normalize_text
-from knowledge.sniff import DocKind
+from knowledge.parsing.model import ParsedDocument, ParseOptions, normalize_text
+from knowledge.parsing.pdf_pages import PdfPages, pdf_document
 
 _CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_BLANK_LINES = re.compile(r"\n[ \t]*\n+")
 _MIN_LETTERS = 20  # below this a page's text layer is a stray footer at best
 _OCR_TIMEOUT_S = 120.0
 
@@ -107,13 +105,12 @@ def _open(data: bytes) -> pdfium.PdfDocument:
         raise ParseFailed("the PDF is damaged or truncated and cannot be opened") from exc
 
 
-def _page_blocks(page_no: int, text: str) -> Iterator[Block]:
-    for paragraph in _BLANK_LINES.split(text):
-        if paragraph.strip():
-            yield Block(text=paragraph, page=page_no)
+def read_pdf_pages(data: bytes, options: ParseOptions, first: int = 1, last: int | None = None) -> PdfPages:
+    """Extract (and OCR) pages ``first..last`` (1-based, inclusive; ``None``: to the end).
 
-
-def parse_pdf(data: bytes, options: ParseOptions) -> ParsedDocument:
+    Limits on the whole file (no pages, too many pages) are checked by every range, so the
+    range that sees them fails the same way the single pass does.
+    """
     pdf = _open(data)
     try:
         page_count = len(pdf)
@@ -121,10 +118,11 @@ def parse_pdf(data: bytes, options: ParseOptions) -> ParsedDocument:
             raise ParseFailed("the PDF has no pages")
         if page_count > options.max_pages:
             raise ParseFailed(f"the PDF has {page_count} pages (limit {options.max_pages})")
-        metadata = pdf.get_metadata_dict(skip_empty=True)
-        blocks: list[Block] = []
+        title = str(pdf.get_metadata_dict(skip_empty=True).get("Title", "")).strip() or None
+        stop = page_count if last is None else min(last, page_count)
+        texts: list[str] = []
         ocr_pages: list[int] = []
-        for index in range(page_count):
+        for index in range(max(first, 1) - 1, stop):
             page = pdf[index]
             try:
                 textpage = page.get_textpage()
@@ -141,13 +139,15 @@ def parse_pdf(data: bytes, options: ParseOptions) -> ParsedDocument:
                 raise ParseFailed(f"page {index + 1} of the PDF cannot be read") from exc
             finally:
                 page.close()
-            blocks.extend(_page_blocks(index + 1, text))
+            texts.append(text)
     finally:
         pdf.close()
-    title = str(metadata.get("Title", "")).strip() or None
-    return document_from_blocks(
-        DocKind.PDF, blocks, options=options, title=title, page_count=page_count, ocr_pages=ocr_pages
-    )
+    return PdfPages(page_count, max(first, 1), tuple(texts), tuple(ocr_pages), title)
 
 
-__all__ = ["ocr_image", "parse_pdf"]
+def parse_pdf(data: bytes, options: ParseOptions) -> ParsedDocument:
+    """The whole PDF in one pass (small files, tests); large ones go by ranges, same result."""
+    return pdf_document([read_pdf_pages(data, options)], options)
+
+
+__all__ = ["ocr_image", "parse_pdf", "read_pdf_pages"]

@@ -37,6 +37,8 @@ class Platform:
     base_url: str
     token: str
     log_path: Path
+    dashboard_url: str = ""  # Ray's dashboard (job submission, state API)
+    data_dir: Path = Path()  # TRIDIUM_DATA_DIR of this platform
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +55,7 @@ def platform(
 ) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("platform")
     port = _free_port()
+    dashboard_port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TRIDIUM_", "RAY_ADDRESS"))},
         "DATABASE_URL": migrated.app_url,
@@ -62,7 +65,7 @@ def platform(
         "TRIDIUM_DATA_DIR": str(data_dir),
         "TRIDIUM_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "TRIDIUM_PORT": str(port),
-        "TRIDIUM_RAY_DASHBOARD_PORT": str(_free_port()),
+        "TRIDIUM_RAY_DASHBOARD_PORT": str(dashboard_port),
         "TRIDIUM_RATE_LIMIT_PUBLIC": "100000",
         "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000",
         "TRIDIUM_LOG_LEVEL": "WARNING",
@@ -92,7 +95,7 @@ def platform(
         proc.kill()
         pytest.fail(f"tridium up did not come up in 180s:\n{log_path.read_text()[-4000:]}")
     try:
-        yield Platform(base_url, token, log_path)
+        yield Platform(base_url, token, log_path, f"http://127.0.0.1:{dashboard_port}", data_dir)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

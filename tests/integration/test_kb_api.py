@@ -16,9 +16,11 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from core.settings import Settings
 from db.pool import tenant_tx
+from tools.storage.sandbox import DEFAULT_SERVICE_KEY, StorageSandboxConfig, running_storage_sandbox
 
 from .conftest import MakeMember, Member, client_for, running_app
 
@@ -290,6 +292,37 @@ async def test_oversized_upload_is_413_before_buffering(settings: Settings, make
             r = await _upload(client, m, space, "big.txt", b"a " * 20_000)
             assert r.status_code == 413, r.text
             assert r.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_uploads_go_to_supabase_storage_under_the_tenant(
+    settings: Settings, make_member: MakeMember, app_pool: asyncpg.Pool
+) -> None:
+    """TRIDIUM_KB_STORAGE=supabase against the Supabase Storage sandbox (real HTTP)."""
+    m = await make_member()
+    pdf = (DEMO / "tabela-precos-2025.pdf").read_bytes()
+    async with running_storage_sandbox(StorageSandboxConfig(buckets=("kb-test",))) as storage:
+        remote = settings.model_copy(
+            update={
+                "kb_storage": "supabase",
+                "supabase_url": storage.base_url,
+                "supabase_service_key": SecretStr(DEFAULT_SERVICE_KEY),
+                "kb_bucket": "kb-test",
+            }
+        )
+        async for app in running_app(remote):
+            async with client_for(app) as client:
+                space = await _space(client, m)
+                r = await _upload(client, m, space, "tabela.pdf", pdf)
+                assert r.status_code == 202, r.text
+                up = await _wait(client, m, r.json()["uploadId"])
+                assert up["status"] == "embedded" and up["kind"] == "pdf", up
+                objects = storage.sandbox.store.objects
+                assert list(objects) == [("kb-test", f"{m.tenant_id}/{up['id']}/source")]
+                assert storage.sandbox.store.read("kb-test", f"{m.tenant_id}/{up['id']}/source") == pdf
+                r = await client.delete(f"/rag/docs/{up['doc_id']}", headers=m.headers())
+                assert r.status_code == 204
+                assert objects == {}
+    assert not (settings.data_dir.absolute() / "storage" / "kb-test").exists()
 
 
 async def test_upload_needs_idempotency_key_and_a_known_space(client: httpx.AsyncClient, kb: dict[str, Any]) -> None:
