@@ -19,6 +19,8 @@ from .crm import decode_cursor, encode_cursor
 from .events import OUTBOX_CHANNEL
 
 ASAAS_EVENT_RECEIVED = "asaas.event.received"
+# Internal: a payment became OVERDUE under a policy with asaas_dunning (tools.payments.dunning).
+ASAAS_DUNNING_DUE = "asaas.dunning.due"
 
 INTENT_COLUMNS = """i.id, i.external_id, i.deal_id, i.lead_id, i.method, i.amount_cents, i.status, i.url,
     i.meta, i.customer_id, i.due_date, i.paid_at, i.created_at, i.updated_at"""
@@ -114,6 +116,19 @@ async def set_webhook(
         events,
         token_hash,
     )
+
+
+async def set_dunning_policy(
+    conn: asyncpg.Connection, tenant_id: TenantId, policy: dict[str, Any], provider: str = "asaas"
+) -> bool:
+    """Replace the tenant's dunning policy; False when it has no integration."""
+    status: str = await conn.execute(
+        "update integrations set dunning_policy = $3, updated_at = now() where tenant_id = $1 and provider = $2",
+        tenant_id,
+        provider,
+        policy,
+    )
+    return status != "UPDATE 0"
 
 
 async def mark_reconciled(conn: asyncpg.Connection, tenant_id: TenantId, provider: str = "asaas") -> None:
@@ -360,6 +375,21 @@ async def update_intent_status(
     )
 
 
+async def set_intent_meta(
+    conn: asyncpg.Connection, tenant_id: TenantId, intent_id: UUID, key: str, value: dict[str, Any]
+) -> None:
+    """Set one top-level key of an intent's ``meta`` (e.g. its dunning record)."""
+    await conn.execute(
+        """update invoices set meta = coalesce(meta, '{}'::jsonb) || jsonb_build_object($3::text, $4::jsonb),
+                  updated_at = now()
+           where tenant_id = $1 and id = $2""",
+        tenant_id,
+        intent_id,
+        key,
+        value,
+    )
+
+
 async def latest_thread_of_lead(conn: asyncpg.Connection, tenant_id: TenantId, lead_id: UUID) -> UUID | None:
     value: UUID | None = await conn.fetchval(
         "select id from threads where tenant_id = $1 and lead_id = $2 order by created_at desc limit 1",
@@ -370,6 +400,7 @@ async def latest_thread_of_lead(conn: asyncpg.Connection, tenant_id: TenantId, l
 
 
 __all__ = [
+    "ASAAS_DUNNING_DUE",
     "ASAAS_EVENT_RECEIVED",
     "Integration",
     "find_intent_for_payment",
@@ -383,6 +414,8 @@ __all__ = [
     "log_error",
     "mark_asaas_event",
     "mark_reconciled",
+    "set_dunning_policy",
+    "set_intent_meta",
     "set_webhook",
     "store_asaas_event",
     "update_intent_status",

@@ -20,10 +20,18 @@ _DIGITS = re.compile(r"\D")
 
 
 class CustomerIn(Strict):
+    """The payer. The address is optional for a charge; an Asaas dunning (tenant policy
+    ``asaas_dunning``) needs it, with a phone: without them the dunning is skipped."""
+
     name: str = Field(min_length=1, max_length=200)
     cpfCnpj: str = Field(min_length=11, max_length=18, description="CPF (11 digits) or CNPJ (14), punctuation allowed")
     email: EmailStr | None = None
     phone: str | None = Field(None, max_length=40)
+    postalCode: str | None = Field(None, min_length=8, max_length=9, description="CEP, e.g. 01310-000")
+    address: str | None = Field(None, min_length=1, max_length=255, description="street")
+    addressNumber: str | None = Field(None, min_length=1, max_length=20)
+    complement: str | None = Field(None, max_length=255)
+    province: str | None = Field(None, min_length=1, max_length=255, description="neighbourhood (bairro)")
 
     @field_validator("cpfCnpj")
     @classmethod
@@ -54,6 +62,22 @@ class PixOut(BaseModel):
     expirationDate: str | None = None
 
 
+class DunningOut(BaseModel):
+    """The intent's Asaas dunning (negativação), when its tenant's policy asked for one."""
+
+    status: Literal["requested", "skipped"]
+    dunningId: str | None = None
+    dunningStatus: str | None = Field(None, description="Asaas's status when it was requested")
+    feeValueCents: int | None = Field(None, description="Asaas's fee for the dunning")
+    reason: str | None = Field(
+        None, description="why it was skipped: customer_incomplete, payment_not_overdue or rejected"
+    )
+    missing: list[str] | None = Field(None, description="customer fields Asaas requires that are missing")
+    paymentStatus: str | None = Field(None, description="the payment's status when it was no longer OVERDUE")
+    asaasErrors: list[dict[str, str]] | None = Field(None, description="Asaas's errors[] when it refused")
+    at: datetime
+
+
 class IntentOut(BaseModel):
     intentId: UUID
     status: str
@@ -68,6 +92,7 @@ class IntentOut(BaseModel):
     dealId: UUID | None
     dueDate: date | None
     paidAt: datetime | None
+    dunning: DunningOut | None = None
     createdAt: datetime
     updatedAt: datetime
 
@@ -114,6 +139,17 @@ class WebhookAck(BaseModel):
     duplicate: bool
 
 
+class DunningPolicyIn(Strict):
+    """What happens when a payment becomes OVERDUE (stored as the tenant's policy)."""
+
+    follow_up: bool = Field(True, description="publish payment.overdue so Luddy follows up with the customer")
+    asaas_dunning: bool = Field(
+        False,
+        description="also ask Asaas, once per payment, to register the debt with a credit bureau "
+        "(negativação; needs the customer's address and phone)",
+    )
+
+
 class WebhookProvisionIn(Strict):
     url: str | None = Field(
         None, max_length=500, description="public URL of POST /webhooks/asaas; defaults to this server's"
@@ -122,6 +158,7 @@ class WebhookProvisionIn(Strict):
     sendType: Literal["SEQUENTIALLY", "NON_SEQUENTIALLY"] = "SEQUENTIALLY"
     events: list[str] | None = Field(None, max_length=60)
     rotateToken: bool = False
+    dunningPolicy: DunningPolicyIn | None = Field(None, description="replaces the tenant's dunning policy when given")
 
     @field_validator("url")
     @classmethod
@@ -142,6 +179,7 @@ class WebhookProvisionOut(BaseModel):
     interrupted: bool
     resumed: bool
     tokenRotated: bool
+    dunningPolicy: DunningPolicyIn
 
 
 def card_models(body: ConfirmIn) -> dict[str, Any]:
@@ -185,6 +223,8 @@ __all__ = [
     "ConfirmIn",
     "ConfirmOut",
     "CustomerIn",
+    "DunningOut",
+    "DunningPolicyIn",
     "IntentIn",
     "IntentMetaIn",
     "IntentOut",

@@ -66,6 +66,11 @@ async def create_intent(
             cpf_cnpj=body.customer.cpfCnpj,
             email=str(body.customer.email) if body.customer.email else None,
             phone=body.customer.phone,
+            postal_code=body.customer.postalCode,
+            address=body.customer.address,
+            address_number=body.customer.addressNumber,
+            complement=body.customer.complement,
+            province=body.customer.province,
         ),
         lead_id=body.meta.lead_id,
         deal_id=body.meta.deal_id,
@@ -137,8 +142,9 @@ async def asaas_webhook(
 async def provision_webhook(
     body: WebhookProvisionIn, request: Request, state: State, ctx: AdminTenant
 ) -> dict[str, object]:
-    """Create or update the tenant's Asaas webhook (URL, events, a new token, send type) and
-    resume a queue Asaas interrupted after 15 failed deliveries."""
+    """Create or update the tenant's Asaas webhook (URL, events, a new token, send type),
+    resume a queue Asaas interrupted after 15 failed deliveries, and set the tenant's dunning
+    policy (``dunningPolicy``) when given."""
     url = body.url or str(request.url_for("asaas_webhook"))
     email = str(body.email) if body.email else (ctx.principal.email or "ops@tridium.local")
     return await payments.provision_webhook(
@@ -150,4 +156,5 @@ async def provision_webhook(
         send_type=WebhookSendType(body.sendType),
         events=body.events,
         rotate_token=body.rotateToken,
+        dunning_policy=payments.DunningPolicy(**body.dunningPolicy.model_dump()) if body.dunningPolicy else None,
     )

@@ -20,6 +20,8 @@ from tools.payments.status import RANKS
         ["PENDING", "CONFIRMED", "RECEIVED"],
         ["PENDING", "OVERDUE", "CONFIRMED", "RECEIVED"],
         ["PENDING", "CONFIRMED", "RECEIVED", "REFUNDED"],
+        ["PENDING", "OVERDUE", "DUNNING_REQUESTED", "DUNNING_RECEIVED"],
+        ["PENDING", "OVERDUE", "DUNNING_REQUESTED", "RECEIVED"],  # paid directly during the dunning
     ],
 )
 def test_any_arrival_order_converges_on_the_highest_status(sequence: list[str]) -> None:
@@ -37,6 +39,9 @@ def test_downward_moves_only_from_a_fresh_api_read() -> None:
     assert not should_apply("RECEIVED", "PENDING", authoritative=True)
     assert not should_apply("REFUNDED", "CHARGEBACK_REQUESTED", authoritative=True)
     assert should_apply("DELETED", "PENDING", authoritative=False)  # restored charges move on
+    assert should_apply("DUNNING_REQUESTED", "OVERDUE", authoritative=True)  # dunning cancelled/denied
+    assert not should_apply("DUNNING_REQUESTED", "OVERDUE", authoritative=False)
+    assert not should_apply("DUNNING_RECEIVED", "OVERDUE", authoritative=True)
     assert rank("SOMETHING_NEW") == 0 and should_apply(None, "SOMETHING_NEW", authoritative=False)
     assert max(RANKS, key=RANKS.__getitem__) == "REFUNDED"
 

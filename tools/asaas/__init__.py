@@ -7,6 +7,16 @@ sandbox server that speaks the same protocol lives in ``tools.asaas.sandbox``.
 
 from .client import AsaasClient
 from .config import PRODUCTION_BASE_URL, SANDBOX_BASE_URL, AsaasConfig
+from .dunning import (
+    DunningDocument,
+    DunningStatus,
+    DunningType,
+    DunningTypeSimulation,
+    PaymentDunning,
+    PaymentDunningCreate,
+    PaymentDunningFilter,
+    PaymentDunningSimulation,
+)
 from .errors import (
     AsaasAuthFailed,
     AsaasCardDeclined,
@@ -62,10 +72,18 @@ __all__ = [
     "Customer",
     "CustomerCreate",
     "DeleteResult",
+    "DunningDocument",
+    "DunningStatus",
+    "DunningType",
+    "DunningTypeSimulation",
     "Page",
     "PayWithCreditCard",
     "Payment",
     "PaymentCreate",
+    "PaymentDunning",
+    "PaymentDunningCreate",
+    "PaymentDunningFilter",
+    "PaymentDunningSimulation",
     "PaymentFilter",
     "PaymentStatus",
     "PixQrCode",

@@ -165,9 +165,12 @@ class Transport:
         json: Any,
         params: dict[str, Any] | None,
         http_timeout_s: float | None,
+        files: Any = None,
     ) -> httpx.Response:
         await self._respect_rate_limit()
         extra: dict[str, Any] = {} if http_timeout_s is None else {"timeout": http_timeout_s}
+        # multipart/form-data (dunning creates) instead of a JSON body
+        body: dict[str, Any] = {"json": json} if files is None else {"files": files}
         try:
             if method == "GET":
                 async with self._gets:  # never a body on GET: Asaas answers 403
@@ -183,8 +186,8 @@ class Transport:
                     method,
                     self._config.base_url + path,
                     params=params,
-                    json=json,
                     headers=self._headers(),
+                    **body,
                     **extra,
                 )
         except _UNSENT as exc:
@@ -234,8 +237,10 @@ class Transport:
         json: Any = None,
         params: dict[str, Any] | None = None,
         http_timeout_s: float | None = None,
+        files: Any = None,
     ) -> httpx.Response:
-        """Send with the retry ``policy``; return the 2xx response or raise ``AsaasError``."""
+        """Send with the retry ``policy``; return the 2xx response or raise ``AsaasError``.
+        ``files`` (httpx form parts) sends ``multipart/form-data`` instead of ``json``."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._config.max_attempts),
             wait=self._wait,
@@ -245,5 +250,5 @@ class Transport:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._send_once(method, path, json, params, http_timeout_s)
+                return await self._send_once(method, path, json, params, http_timeout_s, files)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

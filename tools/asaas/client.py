@@ -1,11 +1,12 @@
-"""Async connector for the Asaas v3 API (customers, payments, Pix, cards, webhooks).
+"""Async connector for the Asaas v3 API (customers, payments, Pix, cards, dunnings, webhooks).
 
 One ``AsaasClient`` per Asaas account, over the process's single ``httpx.AsyncClient``
 (created and closed by the caller). The same code talks to the real Asaas, to Asaas's own
 sandbox, and to our local sandbox server: only ``AsaasConfig.base_url`` differs.
 
 Retries: see ``_transport``. Creates and charges are never blindly repeated; use
-``create_payment_once`` when a payment must exist exactly once for an internal intent.
+``create_payment_once`` when a payment must exist exactly once for an internal intent, and
+``create_payment_dunning_once`` for a payment's dunning.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from pydantic import BaseModel
 
 from ._transport import Retry, Transport
 from .config import AsaasConfig
-from .errors import AsaasError, AsaasNotFound, AsaasOutcomeUnknown, AsaasUnavailable
+from .dunning import (
+    CLOSED_DUNNING_STATUSES,
+    DunningStatus,
+    PaymentDunning,
+    PaymentDunningCreate,
+    PaymentDunningFilter,
+    PaymentDunningSimulation,
+)
+from .errors import AsaasError, AsaasNotFound, AsaasOutcomeUnknown, AsaasRequestRejected, AsaasUnavailable
 from .models import (
     AsaasModel,
     CreditCardToken,
@@ -44,7 +53,7 @@ from .models import (
 logger = logging.getLogger("tridium.tools.asaas")
 
 M = TypeVar("M", bound=BaseModel)
-Item = TypeVar("Item", Customer, Payment, Webhook)
+Item = TypeVar("Item", Customer, Payment, PaymentDunning, Webhook)
 
 TOKENIZE_PATH = "/v3/creditCard/tokenizeCreditCard"  # the spec's path
 TOKENIZE_FALLBACK_PATH = "/v3/creditCard/tokenize"  # the guides' older path
@@ -73,6 +82,7 @@ class AsaasClient:
         body: AsaasModel | None = None,
         params: dict[str, Any] | None = None,
         http_timeout_s: float | None = None,
+        files: Any = None,
     ) -> M:
         response = await self._transport.request(
             method,
@@ -81,6 +91,7 @@ class AsaasClient:
             json=None if body is None else body.to_body(),
             params=params,
             http_timeout_s=http_timeout_s,
+            files=files,
         )
         return model.model_validate_json(response.content)
 
@@ -282,6 +293,107 @@ class AsaasClient:
 
     async def get_pix_qr_code(self, payment_id: str) -> PixQrCode:
         return await self._call(PixQrCode, "GET", f"/v3/payments/{payment_id}/pixQrCode", retry=Retry.SAFE)
+
+    # --- dunnings (negativação) ----------------------------------------------------------
+
+    async def create_payment_dunning(self, data: PaymentDunningCreate) -> PaymentDunning:
+        """Ask Asaas to start a dunning for an OVERDUE payment (multipart/form-data).
+
+        Never repeated after the request may have been sent (``AsaasUnavailable`` with
+        ``request_sent=True``): prefer ``create_payment_dunning_once``.
+        """
+        return await self._call(
+            PaymentDunning, "POST", "/v3/paymentDunnings", retry=Retry.UNSENT_ONLY, files=data.to_multipart()
+        )
+
+    async def get_payment_dunning(self, dunning_id: str) -> PaymentDunning:
+        return await self._call(PaymentDunning, "GET", f"/v3/paymentDunnings/{dunning_id}", retry=Retry.SAFE)
+
+    async def list_payment_dunnings_page(
+        self, filters: PaymentDunningFilter | None = None, *, offset: int = 0, limit: int = 10
+    ) -> Page[PaymentDunning]:
+        params = (filters or PaymentDunningFilter()).to_query()
+        return await self._page(PaymentDunning, "/v3/paymentDunnings", params, offset, limit)
+
+    def list_payment_dunnings(
+        self, filters: PaymentDunningFilter | None = None, *, page_size: int = MAX_PAGE
+    ) -> AsyncIterator[PaymentDunning]:
+        params = (filters or PaymentDunningFilter()).to_query()
+        return self._iterate(PaymentDunning, "/v3/paymentDunnings", params, page_size)
+
+    async def find_payment_dunning(self, payment_id: str) -> PaymentDunning | None:
+        """The dunning that stands for ``payment_id`` (not cancelled or denied), or None."""
+        found = [
+            d
+            async for d in self.list_payment_dunnings(PaymentDunningFilter(payment=payment_id), page_size=10)
+            if d.status not in CLOSED_DUNNING_STATUSES
+        ]
+        if len(found) > 1:
+            logger.error("asaas: %d open dunnings for payment %s; using the first", len(found), payment_id)
+        return min(found, key=lambda d: (d.dunning_number or 0, d.id)) if found else None
+
+    async def create_payment_dunning_once(self, data: PaymentDunningCreate) -> PaymentDunning:
+        """Request the dunning of ``data.payment`` at most once.
+
+        Like ``create_payment_once``: look the payment's dunning up (1) before creating,
+        which also recovers one created by an earlier crashed attempt, and (2) after any
+        create whose outcome is unknown, before trying again. ``AsaasOutcomeUnknown`` when
+        even the look-up fails: never create blindly then.
+        """
+        lock = self._intent_locks.setdefault(f"dunning:{data.payment}", asyncio.Lock())
+        async with lock:
+            existing = await self.find_payment_dunning(data.payment)
+            if existing is not None:
+                return existing
+            last: AsaasUnavailable | None = None
+            for attempt in range(1, self._config.max_attempts + 1):
+                try:
+                    return await self.create_payment_dunning(data)
+                except AsaasUnavailable as exc:
+                    last = exc
+                logger.warning(
+                    "asaas: dunning create for %s unknown after attempt %d (%s); looking it up",
+                    data.payment,
+                    attempt,
+                    last,
+                )
+                await asyncio.sleep(self._config.outcome_settle_s)
+                try:
+                    existing = await self.find_payment_dunning(data.payment)
+                except AsaasError as exc:
+                    raise AsaasOutcomeUnknown(
+                        f"dunning for payment {data.payment} may exist: {exc}", external_reference=data.payment
+                    ) from exc
+                if existing is not None:
+                    return existing
+            raise AsaasOutcomeUnknown(
+                f"dunning for payment {data.payment}: no answer after {self._config.max_attempts} attempts ({last})",
+                external_reference=data.payment,
+            ) from last
+
+    async def simulate_payment_dunning(self, payment_id: str) -> PaymentDunningSimulation:
+        """Whether (and at what fee) each dunning type is possible for the payment.
+        Changes nothing, so safe to repeat; ``payment`` is a query parameter."""
+        return await self._call(
+            PaymentDunningSimulation,
+            "POST",
+            "/v3/paymentDunnings/simulate",
+            retry=Retry.SAFE,
+            params={"payment": payment_id},
+        )
+
+    async def cancel_payment_dunning(self, dunning_id: str) -> PaymentDunning:
+        """Cancel (``CANCELLED``, or ``AWAITING_CANCELLATION`` once sent to the bureau). A
+        retried cancel refused because the first try already landed counts as success."""
+        try:
+            return await self._call(
+                PaymentDunning, "POST", f"/v3/paymentDunnings/{dunning_id}/cancel", retry=Retry.SAFE
+            )
+        except AsaasRequestRejected:
+            dunning = await self.get_payment_dunning(dunning_id)
+            if dunning.status in (DunningStatus.CANCELLED, DunningStatus.AWAITING_CANCELLATION):
+                return dunning
+            raise
 
     # --- cards ----------------------------------------------------------------------
 

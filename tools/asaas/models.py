@@ -51,6 +51,8 @@ class PaymentStatus(StrEnum):
     REFUND_IN_PROGRESS = "REFUND_IN_PROGRESS"
     AUTHORIZED = "AUTHORIZED"
     AWAITING_RISK_ANALYSIS = "AWAITING_RISK_ANALYSIS"
+    DUNNING_REQUESTED = "DUNNING_REQUESTED"
+    DUNNING_RECEIVED = "DUNNING_RECEIVED"
 
 
 class WebhookSendType(StrEnum):
@@ -123,6 +125,11 @@ class Customer(AsaasModel):
     phone: str | None = None
     mobile_phone: str | None = None
     person_type: str | None = None
+    address: str | None = None
+    address_number: str | None = None
+    complement: str | None = None
+    province: str | None = None
+    postal_code: str | None = None
     external_reference: str | None = None
     notification_disabled: bool | None = None
     deleted: bool = False

@@ -7,8 +7,10 @@ gateway's ``serve.routers.payments`` exposes them over HTTP. Docs: docs/payments
 """
 
 from .accounts import AsaasAccounts, resolve_api_key
+from .dunning import dunning_request, request_dunning
 from .errors import IntegrationMissing, IntentNotPayable, MalformedWebhook
 from .intents import CardPayment, CustomerData, IntentRequest, confirm_card, create_intent, intent_id_for, intent_view
+from .policy import DunningPolicy
 from .provisioning import PAYMENT_EVENTS, configure_asaas, provision_webhook
 from .reconcile import Change, DriftReport, apply_payment, reconcile_event, repair_drift
 from .status import PAID, RANKS, is_paid, rank, should_apply
@@ -25,6 +27,7 @@ __all__ = [
     "Change",
     "CustomerData",
     "DriftReport",
+    "DunningPolicy",
     "Ingested",
     "IntegrationMissing",
     "IntentNotPayable",
@@ -37,6 +40,7 @@ __all__ = [
     "confirm_card",
     "create_intent",
     "drift_window_start",
+    "dunning_request",
     "ingest",
     "intent_id_for",
     "intent_view",
@@ -47,6 +51,7 @@ __all__ = [
     "rank",
     "reconcile_event",
     "repair_drift",
+    "request_dunning",
     "resolve_api_key",
     "should_apply",
     "tenant_of_token",

@@ -61,6 +61,12 @@ class CustomerData:
     cpf_cnpj: str
     email: str | None = None
     phone: str | None = None
+    # Optional for a charge; an Asaas dunning needs them (tools.payments.dunning).
+    postal_code: str | None = None
+    address: str | None = None
+    address_number: str | None = None
+    complement: str | None = None
+    province: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,11 @@ async def create_intent(
             cpf_cnpj=req.customer.cpf_cnpj,
             email=req.customer.email,
             mobile_phone=req.customer.phone,
+            postal_code=req.customer.postal_code,
+            address=req.customer.address,
+            address_number=req.customer.address_number,
+            complement=req.customer.complement,
+            province=req.customer.province,
             external_reference=reference,
         )
     )
@@ -265,6 +276,7 @@ def intent_view(intent: dict[str, Any]) -> dict[str, Any]:
         "dealId": intent["deal_id"],
         "dueDate": intent["due_date"],
         "paidAt": intent["paid_at"],
+        "dunning": meta.get("dunning"),
         "createdAt": intent["created_at"],
         "updatedAt": intent["updated_at"],
     }

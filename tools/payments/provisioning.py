@@ -4,7 +4,8 @@ Idempotent: an existing webhook (by stored id, else by name on the account) is u
 rather than duplicated (Asaas allows 10 per account), re-enabled (``interrupted: false``)
 and its penalty cleared, so calling this again after an outage resumes delivery of
 everything queued. The token is generated here, sent to Asaas once and only its SHA-256 is
-stored; it is rotated when asked or when we hold no hash for it.
+stored; it is rotated when asked or when we hold no hash for it. A ``dunning_policy`` given
+here replaces the tenant's, in the same transaction that records the webhook.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tools.asaas import AsaasNotFound, Webhook, WebhookCreate, WebhookSendType, 
 
 from .accounts import AsaasAccounts
 from .errors import IntegrationMissing
+from .policy import DunningPolicy
 from .webhooks import new_webhook_token, token_hash
 
 PAYMENT_EVENTS = [
@@ -57,6 +59,7 @@ async def provision_webhook(
     send_type: WebhookSendType = WebhookSendType.SEQUENTIALLY,
     events: list[str] | None = None,
     rotate_token: bool = False,
+    dunning_policy: DunningPolicy | None = None,
 ) -> dict[str, Any]:
     events = events or PAYMENT_EVENTS
     async with tenant_tx(pool, tenant_id) as conn:
@@ -117,6 +120,9 @@ async def provision_webhook(
             events=list(hook.events),
             token_hash=token_hash(new_token) if new_token else None,
         )
+        if dunning_policy is not None:
+            await q.set_dunning_policy(conn, tenant_id, dunning_policy.model_dump())
+        policy = dunning_policy or DunningPolicy.of(integration.dunning_policy)
         await emit(
             conn,
             tenant_id,
@@ -132,6 +138,7 @@ async def provision_webhook(
         "interrupted": hook.interrupted,
         "resumed": was_interrupted,
         "tokenRotated": new_token is not None,
+        "dunningPolicy": policy.model_dump(),
     }
 
 

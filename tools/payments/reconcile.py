@@ -4,7 +4,10 @@
   applies a payment as read from Asaas if the status precedence allows it
   (``tools.payments.status``), publishes ``payment.updated``, and on the first paid status
   ``payment.succeeded`` plus the linked deal's ``deal.won`` (``db.crm.win_deal``, once). On
-  OVERDUE it publishes ``payment.overdue`` for Luddy's follow-up (tenant dunning policy).
+  OVERDUE, per the tenant's dunning policy, it publishes ``payment.overdue`` for Luddy's
+  follow-up and/or the internal ``asaas.dunning.due`` that ``tools.payments.dunning``
+  turns into one Asaas dunning request. A payment back to OVERDUE after a cancelled or
+  denied dunning triggers neither again.
 - ``reconcile_event`` handles one stored webhook (outbox event ``asaas.event.received``):
   it re-reads the payment from the Asaas API rather than trusting the body, so duplicates
   and any arrival order converge on Asaas's state.
@@ -33,6 +36,7 @@ from tools.asaas import AsaasNotFound, Payment, PaymentFilter
 
 from .accounts import AsaasAccounts
 from .errors import IntegrationMissing
+from .policy import DunningPolicy
 from .status import is_paid, rank, should_apply
 
 log = logging.getLogger("tridium.payments")
@@ -99,20 +103,38 @@ async def apply_payment(
         },
     )
     await q.update_intent_status(conn, tenant_id, intent["id"], status, paid=is_paid(status))
-    base = {
-        "intent_id": str(intent["id"]),
-        "payment_id": payment.id,
-        "lead_id": str(intent["lead_id"]) if intent["lead_id"] else None,
-        "deal_id": str(intent["deal_id"]) if intent["deal_id"] else None,
-        "amount_cents": intent["amount_cents"],
-        "method": intent["method"],
-    }
+    base = event_base(intent, payment.id)
     await emit(conn, tenant_id, "payment.updated", {**base, "status": status, "previous": previous, "source": source})
     deal_won = False
     if paid_now:
         await emit(conn, tenant_id, "payment.succeeded", {**base, "status": status, "source": source})
         deal_won = await _win_deal(conn, tenant_id, intent)
-    if status == "OVERDUE" and (dunning_policy or {}).get("follow_up", True):
+    if status == "OVERDUE" and previous != "DUNNING_REQUESTED":
+        await _overdue(conn, tenant_id, intent, payment, base, DunningPolicy.of(dunning_policy))
+    return Change(intent["id"], payment.id, previous, status, paid_now, deal_won)
+
+
+def event_base(intent: dict[str, Any], payment_id: str) -> dict[str, Any]:
+    """The fields every payment event carries."""
+    return {
+        "intent_id": str(intent["id"]),
+        "payment_id": payment_id,
+        "lead_id": str(intent["lead_id"]) if intent["lead_id"] else None,
+        "deal_id": str(intent["deal_id"]) if intent["deal_id"] else None,
+        "amount_cents": intent["amount_cents"],
+        "method": intent["method"],
+    }
+
+
+async def _overdue(
+    conn: asyncpg.Connection,
+    tenant_id: TenantId,
+    intent: dict[str, Any],
+    payment: Payment,
+    base: dict[str, Any],
+    policy: DunningPolicy,
+) -> None:
+    if policy.follow_up:
         thread_id = await q.latest_thread_of_lead(conn, tenant_id, intent["lead_id"]) if intent["lead_id"] else None
         await emit(
             conn,
@@ -123,10 +145,13 @@ async def apply_payment(
                 "thread_id": str(thread_id) if thread_id else None,
                 "due_date": payment.due_date.isoformat(),
                 "invoice_url": payment.invoice_url,
-                "asaas_dunning": bool((dunning_policy or {}).get("asaas_dunning", False)),
+                "asaas_dunning": policy.asaas_dunning,
             },
         )
-    return Change(intent["id"], payment.id, previous, status, paid_now, deal_won)
+    if policy.asaas_dunning:
+        # Same transaction as the status change: the request is due exactly when OVERDUE is
+        # recorded, and at least once (outbox); the handler makes it at most once.
+        await emit(conn, tenant_id, q.ASAAS_DUNNING_DUE, base)
 
 
 async def _win_deal(conn: asyncpg.Connection, tenant_id: TenantId, intent: dict[str, Any]) -> bool:
@@ -265,4 +290,4 @@ async def repair_drift(
     return report
 
 
-__all__ = ["Change", "DriftReport", "apply_payment", "cents", "reconcile_event", "repair_drift"]
+__all__ = ["Change", "DriftReport", "apply_payment", "cents", "event_base", "reconcile_event", "repair_drift"]

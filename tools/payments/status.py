@@ -11,13 +11,16 @@ only moves *up* this ladder, whatever the arrival order:
     < REFUNDED(100, terminal)
 
 Paid statuses (CONFIRMED, RECEIVED, RECEIVED_IN_CASH, DUNNING_RECEIVED) make the payment
-succeed, once. A few real transitions go *down* and are accepted only from a fresh read
+succeed, once. DUNNING_REQUESTED (a dunning is running at the credit bureau) ranks just
+above OVERDUE and below any payment; DUNNING_RECEIVED (the debt was recovered through
+the dunning) is money in, above RECEIVED. A few real transitions go *down* and are accepted only from a fresh read
 of the Asaas API (``authoritative``), never from an event body:
 
 - restore of a deleted charge (DELETED → PENDING/OVERDUE): DELETED ranks lowest, so any
   later status of a restored charge wins anyway;
 - a chargeback the merchant won (CHARGEBACK_* → CONFIRMED/RECEIVED);
-- an undone cash receipt (RECEIVED_IN_CASH → PENDING/OVERDUE).
+- an undone cash receipt (RECEIVED_IN_CASH → PENDING/OVERDUE);
+- a dunning cancelled or denied (DUNNING_REQUESTED → OVERDUE).
 
 Unknown statuses (Asaas adds some without notice) rank 0: recorded on first sight, never
 overriding a known one.
@@ -49,7 +52,7 @@ TERMINAL = frozenset({"REFUNDED"})
 _CHARGEBACK = frozenset({"CHARGEBACK_REQUESTED", "CHARGEBACK_DISPUTE", "AWAITING_CHARGEBACK_REVERSAL"})
 _DOWNWARD_FROM_API: frozenset[tuple[str, str]] = frozenset(
     {(c, s) for c in _CHARGEBACK for s in ("CONFIRMED", "RECEIVED")}
-    | {("RECEIVED_IN_CASH", "PENDING"), ("RECEIVED_IN_CASH", "OVERDUE")}
+    | {("RECEIVED_IN_CASH", "PENDING"), ("RECEIVED_IN_CASH", "OVERDUE"), ("DUNNING_REQUESTED", "OVERDUE")}
 )
 
 

@@ -1,7 +1,9 @@
-"""The payments consumer group: reconciles every stored Asaas event from the bus.
+"""The payments consumer group: reconciles every stored Asaas event from the bus, and
+requests the Asaas dunnings the tenants' policies call for.
 
 ``PaymentsWorker`` wraps a ``db.bus.StreamConsumer`` (group ``payments``) whose handler
-runs ``reconcile_event`` inside the event's tenant transaction, together with the
+runs ``reconcile_event`` (``asaas.event.received``) or ``request_dunning``
+(``asaas.dunning.due``) inside the event's tenant transaction, together with the
 ``processed_events`` marker, and acknowledges only after that commit. A worker killed
 mid-way leaves its entries pending; another (or the same, restarted) reclaims them after
 ``min_idle_ms`` and the dedupe marker plus status precedence make the replay harmless.
@@ -24,12 +26,13 @@ from db.bus import StreamConsumer
 from db.pool import tenant_tx
 
 from .accounts import AsaasAccounts
+from .dunning import request_dunning
 from .reconcile import reconcile_event
 
 log = logging.getLogger("tridium.payments")
 
 GROUP = "payments"
-EVENT_TYPES = frozenset({q.ASAAS_EVENT_RECEIVED})
+EVENT_TYPES = frozenset({q.ASAAS_EVENT_RECEIVED, q.ASAAS_DUNNING_DUE})
 
 
 class PaymentsWorker:
@@ -59,7 +62,13 @@ class PaymentsWorker:
         )
 
     async def handle(self, conn: asyncpg.Connection, event: Event) -> None:
-        outcome = await reconcile_event(conn, TenantId(event.tenant_id), event.payload, self._accounts)
+        tenant_id = TenantId(event.tenant_id)
+        if event.type == q.ASAAS_DUNNING_DUE:
+            outcome = await request_dunning(conn, tenant_id, event.payload, self._accounts)
+            self.handled += 1
+            log.info("asaas dunning handled", extra={"payment_id": event.payload.get("payment_id"), "outcome": outcome})
+            return
+        outcome = await reconcile_event(conn, tenant_id, event.payload, self._accounts)
         self.handled += 1
         log.info("asaas event reconciled", extra={"event_id": event.payload.get("event_id"), "outcome": outcome})
 

@@ -6,7 +6,8 @@ with Asaas's semantics (only-200 success, penalty schedule, pause after 15 failu
 at-least-once duplicates, sequential/non-sequential queues). Everything it does is
 simulated and says so: the ``X-Sandbox``/``Server`` headers, its logs and its pages.
 
-Tridium-only extensions live under ``/v3/sandbox/clock`` and ``/v3/sandbox/faults``.
+Tridium-only extensions live under ``/v3/sandbox/clock``, ``/v3/sandbox/faults`` and
+``/v3/sandbox/paymentDunnings`` (dunning progress, see ``dunnings``).
 """
 
 from .admin import SandboxAdmin

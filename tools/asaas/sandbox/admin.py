@@ -1,5 +1,5 @@
-"""Client for the Tridium-only sandbox controls (clock, faults). Never points at Asaas:
-these paths exist only on our local sandbox."""
+"""Client for the Tridium-only sandbox controls (clock, faults, dunning progress). Never
+points at Asaas: these paths exist only on our local sandbox."""
 
 from __future__ import annotations
 
@@ -36,6 +36,16 @@ class SandboxAdmin:
     async def advance_clock(self, *, days: float = 0, hours: float = 0, seconds: float = 0) -> dict[str, Any]:
         """Move the sandbox clock forward; due dates and credit dates fire their events."""
         return await self._post("/v3/sandbox/clock/advance", {"days": days, "hours": hours, "seconds": seconds})
+
+    async def advance_dunning(self, dunning_id: str) -> dict[str, Any]:
+        """The step Asaas would take on its own: PENDING → AWAITING_APPROVAL → PROCESSED,
+        AWAITING_CANCELLATION → CANCELLED."""
+        return await self._post(f"/v3/sandbox/paymentDunnings/{dunning_id}/advance", {})
+
+    async def receive_dunning(self, dunning_id: str) -> dict[str, Any]:
+        """The debtor pays through the dunning: dunning PAID, payment DUNNING_RECEIVED,
+        ``PAYMENT_DUNNING_RECEIVED`` fires."""
+        return await self._post(f"/v3/sandbox/paymentDunnings/{dunning_id}/receive", {})
 
     async def drop_next_response(self, method: str, path: str, count: int = 1) -> None:
         """The next ``count`` matching calls are committed, then the connection is cut."""

@@ -1,8 +1,9 @@
 """The sandbox HTTP app: Asaas v3 paths and shapes over the in-memory store.
 
-Routes are thin: parse, call the domain module (``customers``, ``payments``, ``webhooks``),
-render. Every ``/v3`` route passes through ``Guard`` (auth, rate limits, faults). Paths
-under ``/v3/sandbox/clock`` and ``/v3/sandbox/faults`` are Tridium extensions, not Asaas;
+Routes are thin: parse, call the domain module (``customers``, ``payments``, ``dunnings``,
+``webhooks``), render. Every ``/v3`` route passes through ``Guard`` (auth, rate limits,
+faults). Paths under ``/v3/sandbox/clock``, ``/v3/sandbox/faults`` and
+``/v3/sandbox/paymentDunnings`` are Tridium extensions, not Asaas;
 ``/v3/sandbox/payment/{id}/confirm|overdue`` are Asaas's own sandbox actions.
 """
 
@@ -23,7 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import customers, payments, webhooks
+from . import customers, dunnings, payments, webhooks
 from .config import SANDBOX_NAME, SandboxConfig
 from .guard import FaultRule, Guard, Handler
 from .store import LOG_PREFIX, ApiError, PaymentRec, Store, dumps
@@ -40,6 +41,19 @@ def error_response(exc: ApiError) -> Response:
     if exc.status == 404:
         return Response(status_code=404)  # Asaas declares no body for 404
     return ok({"errors": [{"code": exc.code, "description": exc.description}]}, exc.status)
+
+
+async def read_form(request: Request) -> tuple[dict[str, str], list[str]]:
+    """A multipart/form-data (or urlencoded) body: its plain fields and the names of its
+    ``documents`` files. A JSON body is accepted too, as its top-level strings."""
+    if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        async with request.form() as form:
+            items = form.multi_items()
+            fields = {k: v for k, v in items if isinstance(v, str)}
+            files = [v.filename or "document" for k, v in items if k == "documents" and not isinstance(v, str)]
+        return fields, files
+    body = await read_body(request)
+    return {k: str(v) for k, v in body.items() if isinstance(v, str | int | Decimal) and not isinstance(v, bool)}, []
 
 
 async def read_body(request: Request) -> dict[str, Any]:
@@ -226,6 +240,30 @@ class Sandbox:
         pid = request.path_params["id"]
         return self._payment(payments.force_overdue(self.store, self.config, pid))
 
+    # --- dunnings (negativação) --------------------------------------------------------
+
+    async def create_dunning(self, request: Request) -> Response:
+        fields, documents = await read_form(request)
+        return ok(dunnings.render(dunnings.create(self.store, self.config, fields, documents)))
+
+    async def list_dunnings(self, request: Request) -> Response:
+        return page(request, dunnings.search(self.store, dict(request.query_params)), dunnings.render)
+
+    async def get_dunning(self, request: Request) -> Response:
+        return ok(dunnings.render(dunnings.get(self.store, request.path_params["id"])))
+
+    async def simulate_dunning(self, request: Request) -> Response:
+        return ok(dunnings.simulate(self.store, self.config, request.query_params.get("payment")))
+
+    async def cancel_dunning(self, request: Request) -> Response:
+        return ok(dunnings.render(dunnings.cancel(self.store, self.config, request.path_params["id"])))
+
+    async def sandbox_advance_dunning(self, request: Request) -> Response:
+        return ok(dunnings.render(dunnings.advance(self.store, self.config, request.path_params["id"])))
+
+    async def sandbox_receive_dunning(self, request: Request) -> Response:
+        return ok(dunnings.render(dunnings.receive(self.store, self.config, request.path_params["id"])))
+
     # --- webhooks -------------------------------------------------------------------
 
     async def create_webhook(self, request: Request) -> Response:
@@ -373,6 +411,13 @@ def _routes(sandbox: Sandbox) -> list[Route]:
         api("/v3/creditCard/tokenize", s.tokenize, "POST"),
         api("/v3/sandbox/payment/{id}/confirm", s.sandbox_confirm, "POST"),
         api("/v3/sandbox/payment/{id}/overdue", s.sandbox_overdue, "POST"),
+        api("/v3/paymentDunnings", s.create_dunning, "POST"),
+        api("/v3/paymentDunnings", s.list_dunnings, "GET"),
+        api("/v3/paymentDunnings/simulate", s.simulate_dunning, "POST"),
+        api("/v3/paymentDunnings/{id}", s.get_dunning, "GET"),
+        api("/v3/paymentDunnings/{id}/cancel", s.cancel_dunning, "POST"),
+        api("/v3/sandbox/paymentDunnings/{id}/advance", s.sandbox_advance_dunning, "POST"),
+        api("/v3/sandbox/paymentDunnings/{id}/receive", s.sandbox_receive_dunning, "POST"),
         api("/v3/webhooks", s.create_webhook, "POST"),
         api("/v3/webhooks", s.list_webhooks, "GET"),
         api("/v3/webhooks/{id}", s.get_webhook, "GET"),

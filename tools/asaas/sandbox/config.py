@@ -45,6 +45,9 @@ class SandboxConfig(BaseModel):
     boleto_fee: Decimal = Decimal("1.99")
     card_fixed_fee: Decimal = Decimal("0.49")
     card_percent_fee: Decimal = Decimal("2.99")
+    dunning_fee: Decimal = Field(
+        default=Decimal("9.99"), ge=0, description="flat fee of a dunning; the sandbox's number, not Asaas's price"
+    )
 
 
 __all__ = ["DEFAULT_ACCESS_TOKEN", "SANDBOX_NAME", "SandboxConfig"]

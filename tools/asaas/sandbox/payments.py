@@ -365,7 +365,7 @@ def render(config: SandboxConfig, rec: PaymentRec) -> dict[str, Any]:
     """The ``PaymentGetResponseDTO`` shape; billing-type-specific fields only where they
     apply, null relational fields (subscription, installment…) omitted."""
     base = config.public_url.rstrip("/")
-    paid = rec.status in ("CONFIRMED", "RECEIVED", "REFUNDED")
+    paid = rec.status in ("CONFIRMED", "RECEIVED", "DUNNING_RECEIVED", "REFUNDED")
     out: dict[str, Any] = {
         "object": "payment",
         "id": rec.id,

@@ -106,6 +106,24 @@ class PaymentRec:
 
 
 @dataclass
+class DunningRec:
+    id: str
+    dunning_number: int
+    payment: str
+    type: str
+    status: str
+    request_date: date
+    created_at: datetime
+    value: Decimal
+    fee_value: Decimal
+    net_value: Decimal
+    customer: dict[str, str]  # the customer* fields as sent
+    description: str | None = None
+    documents: list[str] = field(default_factory=list)  # file names (contents are not kept)
+    denial_reason: str | None = None
+
+
+@dataclass
 class TokenRec:
     token: str
     customer: str
@@ -148,6 +166,7 @@ class SandboxState:
     customers: dict[str, CustomerRec] = field(default_factory=dict)
     payments: dict[str, PaymentRec] = field(default_factory=dict)
     tokens: dict[str, TokenRec] = field(default_factory=dict)
+    dunnings: dict[str, DunningRec] = field(default_factory=dict)
     webhooks: dict[str, WebhookRec] = field(default_factory=dict)
     queues: dict[str, list[QueuedEvent]] = field(default_factory=dict)
 
@@ -250,6 +269,7 @@ __all__ = [
     "LOG_PREFIX",
     "ApiError",
     "CustomerRec",
+    "DunningRec",
     "PaymentRec",
     "QueuedEvent",
     "RefundRec",
