@@ -3,7 +3,7 @@ the Ray actors around them. Ray is imported only by ``actors.runtime``."""
 
 from .host import AgentHost, AgentRuntime, HostDeps, LocalRuntime
 from .schemas import AGENT_NAMES, AgentMessage, AgentName, AgentReply, RunRequest, RunTicket, ToolInvokeRequest
-from .search import SearchFn, SearchResult, fulltext_search
+from .search import SearchFn, SearchResult
 from .tools import PaymentsPort
 
 __all__ = [
@@ -21,5 +21,4 @@ __all__ = [
     "SearchFn",
     "SearchResult",
     "ToolInvokeRequest",
-    "fulltext_search",
 ]

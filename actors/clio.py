@@ -18,7 +18,13 @@ class Clio(BaseAgent):
         "Você é Clio, redatora da marca. Gere variantes de criativos por público e ângulo usando apenas o tom de "
         "voz do brand book e as ofertas vigentes da base (kb_search); salve com create_creative_variants."
     )
-    default_tools = ("kb_search", "create_creative_variants", "list_creatives", "mark_creative_winner")
+    default_tools = (
+        "kb_search",
+        "create_creative_variants",
+        "list_creatives",
+        "mark_creative_winner",
+        "ask_agent",
+    )
 
     @staticmethod
     def _brief(turn: Turn) -> tuple[str, str]:

@@ -1,11 +1,17 @@
 """Reactions to business events: the agents' consumer group on the event stream.
 
-On ``deal.won`` every agent of the tenant gets an ``event`` message through the runtime:
-Luddy follows up with the customer, Lucy records the conversion against the lead's
-source/campaign, Clio marks the creative linked to the deal as a winner. Delivery is
-at-least-once (``db.bus.StreamConsumer``); each reaction is idempotent by event id (an
-``agent_messages`` row per agent and event, and idempotency-keyed tools), and the entry is
-acknowledged only after all three succeeded.
+``ROUTES`` says which agents of the tenant get an ``event`` message through the runtime:
+
+* ``deal.won`` → all three: Luddy follows up with the customer, Lucy records the
+  conversion against the lead's source/campaign, Clio marks the creative linked to the
+  deal as a winner;
+* ``payment.overdue`` (published by the payments reconciler when the tenant's dunning
+  policy has ``follow_up``) → Luddy, who writes to the lead's conversation with the amount,
+  due date and payment link from the event (not on a thread handed over to a human).
+
+Delivery is at-least-once (``db.bus.StreamConsumer``); each reaction is idempotent by event
+id (an ``agent_messages`` row per agent and event, and idempotency-keyed tools), and the
+entry is acknowledged only after every routed agent succeeded.
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ from .host import AgentRuntime
 from .schemas import AGENT_NAMES, AgentMessage
 
 GROUP = "agents"
-EVENT_TYPES = frozenset({"deal.won"})
+ROUTES: dict[str, tuple[str, ...]] = {
+    "deal.won": AGENT_NAMES,
+    "payment.overdue": ("luddy",),
+}
+EVENT_TYPES = frozenset(ROUTES)
 
 
 class AgentDispatcher:
@@ -60,7 +70,7 @@ class AgentDispatcher:
                 body={"type": event.type, "payload": event.payload},
                 event_id=event.id,
             )
-            for agent in AGENT_NAMES
+            for agent in ROUTES.get(event.type, ())
         ]
         results = await asyncio.gather(
             *(self._runtime.call(event.tenant_id, m.to_agent, "handle_message", m) for m in messages),
@@ -74,4 +84,4 @@ class AgentDispatcher:
         await self.consumer.run_forever(stop)
 
 
-__all__ = ["EVENT_TYPES", "GROUP", "AgentDispatcher"]
+__all__ = ["EVENT_TYPES", "GROUP", "ROUTES", "AgentDispatcher"]

@@ -5,8 +5,12 @@
   removed before the model sees them and reported as flagged.
 - ``GroundingFilter``: every price, percentage, date or deadline in the agent's answer
   must appear in the evidence of the run (retrieved sources, tool results, the user's own
-  words). Ungrounded claims are replaced before the text leaves the server; the filter
-  releases text sentence by sentence, so it also covers streamed deltas.
+  words), and so must every policy statement: a sentence about refunds, cancellation,
+  fines, loyalty periods, guarantees, exchanges, discounts or coupons passes only when the
+  evidence holds its policy term and most of its words (a paraphrase of a source passes,
+  an invented rule does not). Ungrounded claims and policy sentences are replaced before
+  the text leaves the server; the filter releases text sentence by sentence, so it also
+  covers streamed deltas.
 - ``wants_human`` / ``is_angry`` / ``asks_for_system_prompt``: conversation signals
   used for handover and refusals.
 
@@ -40,6 +44,93 @@ _CLAIM = re.compile(
     re.IGNORECASE,
 )
 UNGROUNDED = "[valor não confirmado]"
+UNGROUNDED_POLICY = "[condição não confirmada: uma pessoa da equipe confirma para você]"
+
+# Policy terms (folded stems): a sentence with one of them states a rule of the business.
+_POLICY = re.compile(
+    r"\b(reembols\w*|estorn\w*|devolu\w*|devolv\w*|cancel\w*|multas?|fidelidade|garantia\w*|garantid\w*|"
+    r"carencia|troca\w*|rescis\w*|reajust\w*|juros|isen\w*|gratis|gratuit\w*|descont\w*|cupo\w*)\b"
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
+_STOP = frozenset(
+    {
+        "para",
+        "pela",
+        "pelo",
+        "pelos",
+        "pelas",
+        "como",
+        "mais",
+        "menos",
+        "muito",
+        "cada",
+        "esse",
+        "essa",
+        "este",
+        "esta",
+        "isso",
+        "isto",
+        "aqui",
+        "voce",
+        "voces",
+        "nossa",
+        "nosso",
+        "nossos",
+        "nossas",
+        "sua",
+        "seu",
+        "suas",
+        "seus",
+        "qual",
+        "quais",
+        "quando",
+        "onde",
+        "entao",
+        "tambem",
+        "pode",
+        "podem",
+        "sobre",
+        "ainda",
+        "apenas",
+        "sempre",
+        "todo",
+        "toda",
+        "todos",
+        "todas",
+        "mesmo",
+        "outra",
+        "outro",
+        "outros",
+        "outras",
+        "entre",
+        "depois",
+        "antes",
+        "desde",
+        "tenho",
+        "temos",
+        "sera",
+        "serao",
+        "sendo",
+        "seria",
+        "estao",
+        "estamos",
+        "fica",
+        "ficam",
+    }
+)
+POLICY_COVERAGE = 0.6  # share of a policy sentence's content words the evidence must hold
+
+
+def _plain(text: str) -> str:
+    nfkd = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in nfkd if not unicodedata.combining(c))
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(_plain(text)) if len(w) >= 4 and w not in _STOP}
+
+
 _BOUNDARY = re.compile(r"[.!?]+(?=\s)|\n")
 
 
@@ -47,6 +138,17 @@ def fold(text: str) -> str:
     """Lowercase, strip accents and whitespace: the form claims are compared in."""
     nfkd = unicodedata.normalize("NFKD", text.lower())
     return re.sub(r"\s+", "", "".join(c for c in nfkd if not unicodedata.combining(c)))
+
+
+def _split(text: str) -> list[str]:
+    """Cut after each sentence end followed by whitespace, keeping "R$ 1.200,00" whole."""
+    parts, start = [], 0
+    for m in _BOUNDARY.finditer(text):
+        parts.append(text[start : m.end()])
+        start = m.end()
+    if start < len(text):
+        parts.append(text[start:])
+    return [p for p in parts if p]
 
 
 def sentences(text: str) -> list[str]:
@@ -74,11 +176,28 @@ class GroundingFilter:
     evidence: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     _folded: str = ""
+    _policy_folded: str = ""
+    _words: set[str] = field(default_factory=set)
     _pending: str = ""
 
-    def add_evidence(self, text: str) -> None:
+    def add_evidence(self, text: str, *, source: bool = True) -> None:
+        """Evidence of the run. ``source=False`` (the customer's own words) grounds values
+        the customer gave, never a policy: rules come from sources and tool results only."""
         self.evidence.append(text)
         self._folded += "\n" + fold(text)
+        if source:
+            self._policy_folded += "\n" + fold(text)
+            self._words |= _content_words(text)
+
+    def _policy_grounded(self, sentence: str) -> bool:
+        own = _QUOTED.sub(" ", sentence)  # quoting the customer ("sua mensagem foi: “…”") states no rule
+        terms = [m.group(0) for m in _POLICY.finditer(_plain(own))]
+        if not terms:
+            return True
+        if not all(term[:6] in self._policy_folded for term in terms):
+            return False
+        words = _content_words(own)
+        return not words or len(words & self._words) / len(words) >= POLICY_COVERAGE
 
     def check(self, text: str) -> str:
         def repl(m: re.Match[str]) -> str:
@@ -88,7 +207,16 @@ class GroundingFilter:
             self.violations.append(claim)
             return UNGROUNDED
 
-        return _CLAIM.sub(repl, text)
+        out = []
+        for sentence in _split(text):
+            if not self._policy_grounded(sentence):
+                self.violations.append(f"policy: {sentence.strip()[:120]}")
+                lead = sentence[: len(sentence) - len(sentence.lstrip())]
+                tail = "\n" if sentence.endswith("\n") else " " if sentence[-1:].isspace() else ""
+                out.append(f"{lead}{UNGROUNDED_POLICY}{tail}")
+            else:
+                out.append(_CLAIM.sub(repl, sentence))
+        return "".join(out)
 
     def feed(self, delta: str) -> str:
         self._pending += delta
@@ -145,6 +273,7 @@ def leaks_instructions(output: str, instructions: str, window: int = 60) -> bool
 
 __all__ = [
     "UNGROUNDED",
+    "UNGROUNDED_POLICY",
     "GroundingFilter",
     "asks_for_system_prompt",
     "claims",

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from .offline_model import MODEL_NAME
 from .planning import REFUSE_INTERNALS, Turn
 from .schemas import AgentMessage, AgentReply, RunRequest, RunTicket, ToolInvokeRequest
 from .search import SearchFn
-from .tools import REGISTRY, PaymentsPort, ToolContext, catalog, execute
+from .tools import REGISTRY, PaymentsPort, ToolContext, brl, catalog, execute
 
 log = logging.getLogger(__name__)
 os.environ.setdefault("AGNO_TELEMETRY", "false")
@@ -285,7 +286,7 @@ class AgentHost:
             state.handoff = True
             await self._complete(run, state)
             return
-        state.evidence.add_evidence(req.input)
+        state.evidence.add_evidence(req.input, source=False)
         allowed = frozenset(run.config.tools) & catalog(self.agent)
         instructions = self.impl.instructions(run.prompt.text)
         turn = Turn(self.agent, req.input, dict(req.context), past, [], allowed, dict(run.config.guardrails))
@@ -411,6 +412,9 @@ class AgentHost:
     ) -> str:
         """The entrypoint agno calls for every tool call of a run: errors go back to the model."""
         ctx = self._tool_context(run.request.run_id, run.thread_id, "member")
+        depth = run.request.context.get("ask_depth")
+        if (run.request.principal or "").startswith("agent:") and isinstance(depth, int) and depth > 0:
+            ctx.ask_depth = depth  # hops are counted only on runs that other agents started
         try:
             result = await execute(ctx, name, args, allowed=allowed)
         except TridiumError as exc:
@@ -427,6 +431,7 @@ class AgentHost:
             run_id=run_id,
             thread_id=thread_id,
             role=role,
+            peers=self.deps.peers,
         )
 
     # Direct tool calls and messages ----------------------------------------------------------
@@ -517,23 +522,54 @@ class AgentHost:
         return reply
 
     async def _react(self, msg: AgentMessage) -> dict[str, Any]:
+        """React to a business event (see ``actors.dispatcher.ROUTES`` for who gets which).
+
+        The reaction is the platform's choice, not the model's: a fixed tool call, keyed by
+        the event id so a redelivered event never sends a second message.
+        """
         payload = msg.body.get("payload", {})
         etype = msg.body.get("type")
-        if etype != "deal.won":
-            return {"ignored": etype}
         key = f"event:{msg.event_id}"
         ctx = self._tool_context(None, None, "member")
-        allowed = catalog(self.agent)  # reactions are the platform's, not the model's, choice
-        if self.agent == "luddy":
-            args: dict[str, Any] = {"lead_id": payload["lead_id"], "text": FOLLOWUP_TEXT}
-            return await execute(ctx, "send_followup", args, allowed=allowed, idempotency_key=key)
-        if self.agent == "lucy":
+        allowed = catalog(self.agent)
+        if etype == "deal.won":
+            if self.agent == "luddy":
+                args: dict[str, Any] = {"lead_id": payload["lead_id"], "text": FOLLOWUP_TEXT, "reason": "deal_won"}
+                return await execute(ctx, "send_followup", args, allowed=allowed, idempotency_key=key)
+            if self.agent == "lucy":
+                return await execute(
+                    ctx, "record_conversion", {"deal_id": payload["deal_id"]}, allowed=allowed, idempotency_key=key
+                )
             return await execute(
-                ctx, "record_conversion", {"deal_id": payload["deal_id"]}, allowed=allowed, idempotency_key=key
+                ctx, "mark_creative_winner", {"deal_id": payload["deal_id"]}, allowed=allowed, idempotency_key=key
             )
-        return await execute(
-            ctx, "mark_creative_winner", {"deal_id": payload["deal_id"]}, allowed=allowed, idempotency_key=key
-        )
+        if etype == "payment.overdue" and self.agent == "luddy":
+            if not payload.get("lead_id"):
+                return {"ignored": etype, "reason": "the payment has no lead"}
+            args = {
+                "lead_id": payload["lead_id"],
+                "text": overdue_text(payload),
+                "reason": "payment_overdue",
+                **({"thread_id": payload["thread_id"]} if payload.get("thread_id") else {}),
+            }
+            return await execute(ctx, "send_followup", args, allowed=allowed, idempotency_key=key)
+        return {"ignored": etype}
+
+
+def overdue_text(payload: dict[str, Any]) -> str:
+    """Luddy's dunning follow-up, written only from the event's facts (amount, method, due
+    date and payment link as Asaas reported them): nothing invented, nothing promised."""
+    method = {"pix": "Pix", "boleto": "boleto", "card": "cartão"}.get(str(payload.get("method")), "pagamento")
+    amount = payload.get("amount_cents")
+    what = f"O pagamento de {brl(int(amount))} ({method})" if amount is not None else f"O pagamento ({method})"
+    due = str(payload.get("due_date") or "")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", due):
+        what += f" venceu em {due[8:10]}/{due[5:7]}/{due[0:4]}."
+    else:
+        what += " está vencido."
+    link = payload.get("invoice_url")
+    pay = f" Você pode pagar por este link: {link}" if link else " Posso ajudar a gerar uma nova forma de pagamento."
+    return f"Oi! {what}{pay} Se já pagou, é só desconsiderar esta mensagem."
 
 
 @dataclass
@@ -592,4 +628,4 @@ class LocalRuntime:
         return self._hosts
 
 
-__all__ = ["FOLLOWUP_TEXT", "AgentHost", "AgentRuntime", "HostDeps", "LocalRuntime"]
+__all__ = ["FOLLOWUP_TEXT", "AgentHost", "AgentRuntime", "HostDeps", "LocalRuntime", "overdue_text"]

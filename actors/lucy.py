@@ -17,7 +17,7 @@ class Lucy(BaseAgent):
         "Você é Lucy, analista de marketing. Responda perguntas sobre leads, vendas, pagamentos e conversões por "
         "origem ou campanha usando get_kpis e list_events; use apenas os números que as ferramentas retornarem."
     )
-    default_tools = ("get_kpis", "list_events", "record_conversion", "list_creatives")
+    default_tools = ("get_kpis", "list_events", "record_conversion", "list_creatives", "ask_agent")
 
     def plan(self, turn: Turn) -> Plan:
         text = turn.user_input.lower()

@@ -31,6 +31,7 @@ class Luddy(BaseAgent):
         "create_checkout",
         "handoff_to_human",
         "send_followup",
+        "ask_agent",
     )
     default_guardrails: ClassVar[dict[str, Any]] = {"handoff_on_low_confidence": True}
 

@@ -29,6 +29,7 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 NAMESPACE = "tridium-agents"
+SERVE_APP = "tridium"  # the Serve application whose Searcher deployment agents search through
 _ENV_PREFIXES = ("TRIDIUM_", "DATABASE_", "REDIS_URL", "LLM_", "AGNO_", "OTEL_")
 # Methods of AgentHost callable through the actor; every one is safe to retry once after
 # the actor died (start_run and tool calls are idempotent by run id / idempotency key).
@@ -59,17 +60,19 @@ class AgentActor:
         async with self._lock:
             if self._host is None:
                 import redis.asyncio as redis
+                from ray import serve
 
                 from core.tenancy import TenantId
                 from db.pool import create_pool
+                from knowledge.remote import ServeSearcher
 
                 from .host import AgentHost, HostDeps
-                from .search import fulltext_search
 
                 settings = Settings()
                 pool = await create_pool(settings.require_database_url(), min_size=1, max_size=4)
                 client = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
-                deps = HostDeps(settings, pool, client, fulltext_search(pool), peers=RayRuntime(settings))
+                search = ServeSearcher(serve.get_deployment_handle("Searcher", app_name=SERVE_APP))
+                deps = HostDeps(settings, pool, client, search, peers=RayRuntime(settings))
                 host = AgentHost(deps, TenantId(self._tenant_id), self._agent)
                 await host.activate()
                 self._closers = [client.aclose, pool.close]

@@ -21,7 +21,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -59,6 +59,8 @@ class ToolContext:
     thread_id: UUID | None = None
     role: str = "member"
     extra: dict[str, Any] = field(default_factory=dict)
+    peers: Any = None  # the AgentRuntime, for ask_agent (None: no other agents reachable)
+    ask_depth: int = 0  # how many agent-to-agent hops led to this run
 
 
 ToolFn = Callable[[ToolContext, asyncpg.Connection | None, Any, str], Awaitable[dict[str, Any]]]
@@ -432,6 +434,7 @@ class HandoffArgs(_Args):
 
 
 HANDOFF_TEXT = "Vou passar sua conversa para uma pessoa da nossa equipe, que continua o atendimento por aqui."
+HANDOFF_SKIP = "A conversa está com uma pessoa da equipe: nenhuma mensagem automática foi enviada."
 
 
 @tool(
@@ -458,22 +461,32 @@ async def handoff_to_human(ctx: ToolContext, conn: asyncpg.Connection | None, ar
 class FollowupArgs(_Args):
     lead_id: UUID
     text: str = Field(min_length=1, max_length=2000)
+    thread_id: UUID | None = None  # default: the lead's most recent conversation
+    reason: Literal["manual", "deal_won", "payment_overdue"] = "manual"
 
 
 @tool(
     "send_followup",
-    "Send a follow-up message to a lead on their most recent conversation.",
+    "Send a follow-up message to a lead on their most recent conversation (not on one handed over to a human).",
     FollowupArgs,
     agents={"luddy"},
     side_effect=True,
 )
 async def send_followup(ctx: ToolContext, conn: asyncpg.Connection | None, args: Any, _key: str) -> dict[str, Any]:
     assert conn is not None
-    thread_id = await conn.fetchval(
-        "select id from threads where tenant_id = $1 and lead_id = $2 order by created_at desc limit 1",
+    thread = await conn.fetchrow(
+        """select id, status from threads where tenant_id = $1 and lead_id = $2 and ($3::uuid is null or id = $3)
+           order by created_at desc limit 1""",
         ctx.tenant_id,
         args.lead_id,
+        args.thread_id,
     )
+    if thread is None and args.thread_id is not None:
+        raise NotFound("no such conversation for this lead", details={"thread_id": str(args.thread_id)})
+    if thread is not None and thread["status"] == "handoff":
+        # A person owns this conversation now: automatic messages stop.
+        return {"ok": False, "skipped": "handoff", "thread_id": str(thread["id"]), "summary": HANDOFF_SKIP}
+    thread_id = thread["id"] if thread is not None else None
     if thread_id is None:
         thread_id = await conn.fetchval(
             "insert into threads (tenant_id, lead_id, channel, external_id) values ($1, $2, 'chat', $3) returning id",
@@ -487,15 +500,84 @@ async def send_followup(ctx: ToolContext, conn: asyncpg.Connection | None, args:
         ctx.tenant_id,
         thread_id,
         args.text,
-        {"agent": "luddy", "kind": "followup", "run_id": str(ctx.run_id) if ctx.run_id else None},
+        {
+            "agent": "luddy",
+            "kind": "followup",
+            "reason": args.reason,
+            "run_id": str(ctx.run_id) if ctx.run_id else None,
+        },
     )
     return {"ok": True, "thread_id": str(thread_id), "summary": "Mensagem de acompanhamento enviada."}
+
+
+MAX_ASK_DEPTH = 2
+
+
+class AskArgs(_Args):
+    agent: Literal["luddy", "lucy", "clio"]
+    question: str = Field(min_length=1, max_length=2000)
+    wait: bool = Field(True, description="true: wait for the answer (ask); false: hand over and go on (tell)")
+
+
+@tool(
+    "ask_agent",
+    "Ask another agent of this company and get its answer: lucy (KPIs, leads and conversions per source and "
+    "campaign), clio (creatives and copy), luddy (customers, knowledge base, sales).",
+    AskArgs,
+    agents={"luddy", "lucy", "clio"},
+    side_effect=False,
+    uses_db=False,
+)
+async def ask_agent(ctx: ToolContext, _conn: asyncpg.Connection | None, args: Any, _key: str) -> dict[str, Any]:
+    from core.errors import DependencyUnavailable
+
+    from .schemas import AgentMessage
+
+    if args.agent == ctx.agent:
+        raise ValidationFailed("an agent cannot ask itself", details={"agent": args.agent})
+    if ctx.ask_depth >= MAX_ASK_DEPTH:
+        raise Forbidden("too many agent-to-agent hops: answer with what you have", details={"max_depth": MAX_ASK_DEPTH})
+    if ctx.peers is None:
+        raise DependencyUnavailable("other agents are not reachable from here")
+    # The same call of the same run (a retried run) is the same message: the recipient's
+    # agent_messages row (unique per event id) answers it again instead of running twice.
+    message_id = (
+        uuid5(UUID(int=0), call_key(ctx.run_id, "ask_agent", args.model_dump(mode="json")))
+        if ctx.run_id is not None
+        else None
+    )
+    msg = AgentMessage(
+        tenant_id=ctx.tenant_id,
+        from_agent=ctx.agent,
+        to_agent=args.agent,
+        kind="ask" if args.wait else "tell",
+        body={"question": args.question, "context": {"ask_depth": ctx.ask_depth + 1}},
+        event_id=message_id,
+    )
+    reply = await ctx.peers.call(ctx.tenant_id, args.agent, "handle_message", msg)
+    body = dict(reply.reply)
+    if not args.wait:
+        return {
+            "agent": args.agent,
+            "accepted": True,
+            "run_id": body.get("run_id"),
+            "summary": f"Pedido enviado a {args.agent}.",
+        }
+    answer = str(body.get("output") or "")
+    return {
+        "agent": args.agent,
+        "run_id": body.get("run_id"),
+        "status": body.get("status"),
+        "answer": answer,
+        "summary": f"{args.agent} respondeu: {answer}" if answer else f"{args.agent} não respondeu.",
+    }
 
 
 from . import tools_kpi  # noqa: E402,F401  — registers Lucy's and Clio's tools
 
 __all__ = [
     "CHECKOUT_UNAVAILABLE",
+    "HANDOFF_SKIP",
     "HANDOFF_TEXT",
     "REGISTRY",
     "PaymentsPort",

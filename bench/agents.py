@@ -7,12 +7,14 @@ One run of this script measures, on one embedded Postgres + Redis (own ports, fr
 
 1. warm latency, offline grounded model, Luddy answering a knowledge question (one
    kb_search tool call + a cited answer), sequential, each run on a new thread:
-   - ``inproc-agno``: the same agno Agent (same model, planner and kb_search tool code
-     against the same database) called in this process — the issue's baseline;
+   - ``inproc-agno``: the same agno Agent (same model, planner and kb_search tool code,
+     the same hybrid search over the same kb-demo chunks, run by a ``HybridSearcher`` in
+     this process) called in this process — the issue's baseline;
    - ``inproc-host``: the whole ``AgentHost`` in-process (adds run record, memory and the
      Redis event buffer: everything but HTTP, Serve and Ray);
-   - ``serve``: ``POST /agents/run`` over HTTP → Serve gateway → the tenant's Ray actor,
-     with the SSE stream read back through Redis;
+   - ``serve``: ``POST /agents/run`` over HTTP → Serve gateway → the tenant's Ray actor
+     (whose kb_search calls the Searcher deployment), with the SSE stream read back
+     through Redis;
    time to first event (TTFE) and full run latency for each;
 2. cold activation: first call to a new tenant's agent (actor creation, worker process,
    imports, pool) via ``GET /agents/{agent}/runtime``;
@@ -24,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -54,40 +54,31 @@ def _docs() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(KB.iterdir()) if p.suffix in (".md", ".txt")}
 
 
-async def _load_kb(pool: Any, tenant_id: Any) -> None:
-    from db.pool import tenant_tx
-
-    docs = _docs()
-    async with tenant_tx(pool, tenant_id) as conn:
-        space = await conn.fetchval(
-            "insert into kb_spaces (tenant_id, name) values ($1, 'kb-demo') returning id", tenant_id
-        )
-        for name, text in docs.items():
-            doc = await conn.fetchval(
-                "insert into kb_docs (tenant_id, space_id, title, body, source) values ($1,$2,$3,$4,$5) returning id",
-                tenant_id,
-                space,
-                name,
-                text,
-                f"docs/{name}",
-            )
-            chunks, cur = [], ""
-            for para in re.split(r"\n\s*\n", text):
-                if cur and len(cur) + len(para) > 700:
-                    chunks.append(cur.strip())
-                    cur = ""
-                cur += para + "\n\n"
-            chunks.append(cur.strip())
-            for i, chunk in enumerate(c for c in chunks if c):
-                await conn.execute(
-                    """insert into kb_vectors (tenant_id, doc_id, chunk_index, chunk, content_hash, model, dim,
-                       embedding) values ($1, $2, $3, $4, $5, 'none', 3, '[0,0,0]')""",
-                    tenant_id,
-                    doc,
-                    i,
-                    chunk,
-                    hashlib.md5(chunk.encode()).hexdigest(),
-                )
+async def _load_kb(url: str, tenants: list[tuple[str, Any, str]]) -> None:
+    """Index kb-demo's text documents for every tenant through the API (chunks, embeddings,
+    full text: what agents search in production), and wait until all are embedded."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+        pending: list[tuple[dict[str, str], str]] = []
+        for slug, _, token in tenants:
+            h = {"Authorization": f"Bearer {token}", "X-Tenant-Id": slug}
+            space = (await c.post("/rag/spaces", json={"name": "kb-demo"}, headers=h)).json()["id"]
+            for name, text in _docs().items():
+                body = {"space_id": space, "title": name, "body": text, "source": f"docs/{name}"}
+                r = await c.post("/rag/docs", json=body, headers=h)
+                r.raise_for_status()
+                pending.append((h, r.json()["uploadId"]))
+        deadline = time.monotonic() + 600
+        while pending:
+            h, upload = pending[0]
+            status = (await c.get(f"/rag/uploads/{upload}", headers=h)).json()["status"]
+            if status == "failed":
+                raise RuntimeError(f"kb-demo upload {upload} failed")
+            if status == "embedded":
+                pending.pop(0)
+            elif time.monotonic() > deadline:
+                raise RuntimeError("kb-demo not embedded after 600 s")
+            else:
+                await asyncio.sleep(0.25)
 
 
 async def _prepare(env: dict[str, str], tenants: int) -> list[tuple[str, Any, str]]:
@@ -107,7 +98,6 @@ async def _prepare(env: dict[str, str], tenants: int) -> list[tuple[str, Any, st
             slug = f"bench-{i}"
             tid = await create_tenant(pool, slug, f"Bench {i}")
             await upsert_membership(pool, tid, "bench-user", "bench@example.com", "owner")
-            await _load_kb(pool, tid)
             out.append((slug, tid, mint_token(settings, user_id="bench-user", email="bench@example.com")))
     finally:
         await pool.close()
@@ -129,7 +119,7 @@ async def _bench_inproc(env: dict[str, str], tenant_id: Any, runs: int) -> dict[
     from agno.agent import Agent
     from agno.tools.function import Function
 
-    from actors import HostDeps, LocalRuntime, RunRequest, fulltext_search
+    from actors import HostDeps, LocalRuntime, RunRequest
     from actors.base import RULES
     from actors.luddy import Luddy
     from actors.offline_model import OfflineGroundedModel
@@ -137,11 +127,14 @@ async def _bench_inproc(env: dict[str, str], tenant_id: Any, runs: int) -> dict[
     from actors.tools import REGISTRY, ToolContext, execute
     from core.settings import Settings
     from db.pool import create_pool
+    from knowledge.factory import make_embedder, make_searcher
 
     settings = Settings()
     pool = await create_pool(env["DATABASE_URL"], max_size=4)
     client = redis.from_url(env["REDIS_URL"])
-    search = fulltext_search(pool)
+    http = httpx.AsyncClient(timeout=60)
+    # The same hybrid search the Searcher deployment runs, in this process (model loaded here).
+    search = make_searcher(settings, pool, make_embedder(settings, http), client)
     allowed = frozenset({"kb_search"})
     out: dict[str, dict[str, float]] = {}
     try:
@@ -195,6 +188,7 @@ async def _bench_inproc(env: dict[str, str], tenant_id: Any, runs: int) -> dict[
         out["inproc-host"] = _stats(ttfe, full)
         await rt.close()
     finally:
+        await http.aclose()
         await client.aclose()
         await pool.close()
     return out
@@ -305,7 +299,6 @@ def main() -> None:
         env[flag] = os.environ.setdefault(flag, value)
     try:
         tenants = asyncio.run(_prepare(env, 3))
-        inproc = asyncio.run(_bench_inproc(env, tenants[0][1], args.runs))
         import ray
         from ray import serve
 
@@ -324,6 +317,8 @@ def main() -> None:
         serve.run(build_app(env), name="tridium", route_prefix="/", blocking=False)
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health")
+        asyncio.run(_load_kb(url, tenants))
+        inproc = asyncio.run(_bench_inproc(env, tenants[0][1], args.runs))
         served = asyncio.run(_bench_serve(url, tenants, args.runs, args.seconds))
     finally:
         try:

@@ -52,7 +52,7 @@ def _page(rows: list[asyncpg.Record], limit: int) -> dict[str, Any]:
     return {"items": items, "next_cursor": next_cursor}
 
 
-async def _paged(
+async def paged(
     conn: asyncpg.Connection,
     table: str,
     columns: str,
@@ -122,7 +122,7 @@ async def list_leads(
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         filters.append(("(name ilike {0} or email ilike {0} or phone ilike {0})", pattern))
-    return await _paged(conn, "leads", LEAD_COLUMNS, tenant_id, filters, limit, cursor)
+    return await paged(conn, "leads", LEAD_COLUMNS, tenant_id, filters, limit, cursor)
 
 
 async def get_lead(conn: asyncpg.Connection, tenant_id: TenantId, lead_id: UUID) -> dict[str, Any]:
@@ -181,7 +181,7 @@ async def list_threads(
         filters.append(("channel = {}", channel))
     if lead_id:
         filters.append(("lead_id = {}", lead_id))
-    return await _paged(conn, "threads", THREAD_COLUMNS, tenant_id, filters, limit, cursor)
+    return await paged(conn, "threads", THREAD_COLUMNS, tenant_id, filters, limit, cursor)
 
 
 async def create_message(conn: asyncpg.Connection, tenant_id: TenantId, data: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +221,7 @@ async def list_messages(
         filters.append(("thread_id = {}", thread_id))
     if channel:
         filters.append(("thread_id in (select id from threads where tenant_id = $1 and channel = {})", channel))
-    page = await _paged(conn, "messages", MESSAGE_COLUMNS, tenant_id, filters, limit, cursor, order_desc=False)
+    page = await paged(conn, "messages", MESSAGE_COLUMNS, tenant_id, filters, limit, cursor, order_desc=False)
     return page
 
 
@@ -258,7 +258,7 @@ async def list_deals(
         filters.append(("stage = {}", stage))
     if lead_id:
         filters.append(("lead_id = {}", lead_id))
-    return await _paged(conn, "deals", DEAL_COLUMNS, tenant_id, filters, limit, cursor)
+    return await paged(conn, "deals", DEAL_COLUMNS, tenant_id, filters, limit, cursor)
 
 
 async def win_deal(conn: asyncpg.Connection, tenant_id: TenantId, deal_id: UUID, source: str) -> dict[str, Any]:

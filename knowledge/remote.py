@@ -1,17 +1,24 @@
-"""An :class:`~knowledge.embedding.Embedder` that calls the ``Embedder`` Serve deployment.
+"""Clients of the knowledge Serve deployments, over a ``DeploymentHandle`` passed in.
 
-Ingestion tasks and batch jobs embed through the deployment so that every caller shares
-one model in memory and its dynamic batching (``@serve.batch``). The handle is passed in;
-nothing here imports Ray.
+* :class:`ServeEmbedder` calls the ``Embedder`` deployment: ingestion tasks and batch jobs
+  embed through it so that every caller shares one model in memory and its dynamic
+  batching (``@serve.batch``).
+* :class:`ServeSearcher` calls the ``Searcher`` deployment: the gateway's ``/rag/search``
+  and the agent actors' ``kb_search`` run the same hybrid search there.
+
+Nothing here imports Ray.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from core.errors import DependencyUnavailable
+from core.tenancy import TenantId
 from knowledge.errors import EmbeddingFailed
+from knowledge.search import SearchResult
 
 
 class ServeEmbedder:
@@ -63,4 +70,39 @@ class ServeEmbedder:
         return vectors
 
 
-__all__ = ["ServeEmbedder"]
+def result_from_dict(r: dict[str, Any]) -> SearchResult:
+    """The inverse of ``SearchResult.as_dict`` (what the Searcher deployment returns)."""
+    return SearchResult(
+        doc_id=UUID(r["doc_id"]),
+        chunk_id=UUID(r["chunk_id"]),
+        chunk=r["chunk"],
+        score=r["score"],
+        source=r["source"],
+        title=r["title"],
+        page=r["page"],
+        chunk_index=r["chunk_index"],
+        heading=r["heading"],
+        space_id=None if r["space_id"] is None else UUID(r["space_id"]),
+    )
+
+
+class ServeSearcher:
+    """Hybrid search through the ``Searcher`` deployment (``actors.search.SearchFn``)."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    async def search(self, tenant_id: TenantId, query: str, k: int, space_id: UUID | None) -> list[SearchResult]:
+        try:
+            rows: list[dict[str, Any]] = await self._handle.search.remote(
+                str(tenant_id), query, k, None if space_id is None else str(space_id)
+            )
+        except Exception as exc:  # Ray wraps replica errors and unavailability alike
+            raise DependencyUnavailable("knowledge search is unavailable", details={"error": str(exc)[:300]}) from exc
+        return [result_from_dict(r) for r in rows]
+
+    async def __call__(self, tenant_id: TenantId, query: str, k: int, space_id: UUID | None) -> list[SearchResult]:
+        return await self.search(tenant_id, query, k, space_id)
+
+
+__all__ = ["ServeEmbedder", "ServeSearcher", "result_from_dict"]

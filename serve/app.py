@@ -26,7 +26,7 @@ from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
 from .ratelimit import RateLimiter
-from .routers import admin, agents, crm, health, me, payments, rag
+from .routers import admin, agents, creatives, crm, health, me, payments, rag
 from .schemas import ErrorBody
 from .state import AppState, RelayProbe
 
@@ -90,7 +90,16 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         responses={int(code): {"model": ErrorBody, "description": text} for code, text in ERROR_STATUSES.items()},
     )
     install_error_handlers(app)
-    for router in (health.router, me.router, crm.router, admin.router, agents.router, payments.router, rag.router):
+    for router in (
+        health.router,
+        me.router,
+        crm.router,
+        admin.router,
+        agents.router,
+        creatives.router,
+        payments.router,
+        rag.router,
+    ):
         app.include_router(router)
     # Outermost first: CORS answers preflights before auth and rate limits see them.
     app.add_middleware(EdgeMiddleware, body_limits={"/rag/uploads": settings.kb_upload_max_bytes})

@@ -31,6 +31,7 @@ from knowledge.embedding import Embedder
 from knowledge.factory import make_embedder, make_ingestor, make_searcher, uses_remote_embeddings
 from knowledge.ingest import Ingestor
 from knowledge.reindex import run_job
+from knowledge.remote import ServeSearcher
 from knowledge.search import HybridSearcher, SearchResult
 from knowledge.tokenizer import DEFAULT_MODEL_NAME
 from tools.storage import storage_from_settings
@@ -102,13 +103,10 @@ class RayKnowledge:
         self.model = (
             settings.embed_model if uses_remote_embeddings(settings) and settings.embed_model else DEFAULT_MODEL_NAME
         )
-        self._searcher = serve.get_deployment_handle("Searcher", app_name="tridium")
+        self._searcher = ServeSearcher(serve.get_deployment_handle("Searcher", app_name="tridium"))
 
     async def search(self, tenant_id: TenantId, query: str, k: int, space_id: UUID | None) -> list[SearchResult]:
-        rows: list[dict[str, Any]] = await self._searcher.search.remote(
-            str(tenant_id), query, k, None if space_id is None else str(space_id)
-        )
-        return [_result(r) for r in rows]
+        return await self._searcher.search(tenant_id, query, k, space_id)
 
     def dispatch_upload(self, tenant_id: TenantId, upload_id: UUID) -> None:
         from .knowledge_tasks import submit_upload
@@ -122,21 +120,6 @@ class RayKnowledge:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def _result(r: dict[str, Any]) -> SearchResult:
-    return SearchResult(
-        doc_id=UUID(r["doc_id"]),
-        chunk_id=UUID(r["chunk_id"]),
-        chunk=r["chunk"],
-        score=r["score"],
-        source=r["source"],
-        title=r["title"],
-        page=r["page"],
-        chunk_index=r["chunk_index"],
-        heading=r["heading"],
-        space_id=None if r["space_id"] is None else UUID(r["space_id"]),
-    )
 
 
 def _mode(settings: Settings) -> str:

@@ -1,37 +1,23 @@
-"""Helpers for the agent tests: kb-demo rows, SSE parsing, a real OpenAI-protocol server."""
+"""Helpers for the agent tests: kb-demo indexed through the API, SSE parsing, a real OpenAI-protocol server."""
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
 import re
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from core.tenancy import TenantId
-from db.pool import tenant_tx
+import httpx
 
 KB_DEMO = Path("/work/shared/data/kb-demo/docs")
 INJECTION_DOC = "guia-aurora-corp.md"
-
-
-def _chunks(text: str, size: int = 700) -> list[str]:
-    out: list[str] = []
-    cur = ""
-    for para in re.split(r"\n\s*\n", text):
-        if cur and len(cur) + len(para) > size:
-            out.append(cur.strip())
-            cur = ""
-        cur += para + "\n\n"
-    if cur.strip():
-        out.append(cur.strip())
-    return out
 
 
 def _read_docs(files: list[str] | None) -> dict[str, str]:
@@ -39,39 +25,33 @@ def _read_docs(files: list[str] | None) -> dict[str, str]:
     return {name: (KB_DEMO / name).read_text(encoding="utf-8") for name in names}
 
 
-async def load_kb_demo(pool: asyncpg.Pool, tenant_id: TenantId, files: list[str] | None = None) -> int:
-    """Insert the kb-demo markdown/txt documents as kb_docs + kb_vectors (full-text only)."""
+async def load_kb_demo(client: httpx.AsyncClient, headers: dict[str, str], files: list[str] | None = None) -> int:
+    """Index the kb-demo markdown/txt documents through ``POST /rag/docs`` (the real pipeline:
+    chunking, embeddings, full text) and wait until every one is ``embedded``."""
     texts = _read_docs(files)
-    count = 0
-    async with tenant_tx(pool, tenant_id) as conn:
-        space = await conn.fetchval(
-            """insert into kb_spaces (tenant_id, name) values ($1, 'kb-demo')
-               on conflict (tenant_id, name) do update set name = excluded.name returning id""",
-            tenant_id,
-        )
-        for name, text in texts.items():
-            doc = await conn.fetchval(
-                """insert into kb_docs (tenant_id, space_id, title, body, source)
-                   values ($1, $2, $3, $4, $5) returning id""",
-                tenant_id,
-                space,
-                name,
-                text,
-                f"docs/{name}",
-            )
-            for i, chunk in enumerate(_chunks(text)):
-                await conn.execute(
-                    """insert into kb_vectors
-                           (tenant_id, doc_id, chunk_index, chunk, content_hash, model, dim, embedding)
-                       values ($1, $2, $3, $4, $5, 'none', 3, '[0,0,0]')""",
-                    tenant_id,
-                    doc,
-                    i,
-                    chunk,
-                    hashlib.md5(chunk.encode()).hexdigest(),
-                )
-                count += 1
-    return count
+    r = await client.post("/rag/spaces", json={"name": f"kb-demo-{uuid.uuid4().hex[:6]}"}, headers=headers)
+    assert r.status_code == 201, r.text
+    space = r.json()["id"]
+    uploads = []
+    for name, text in texts.items():
+        body = {"space_id": space, "title": name, "body": text, "source": f"docs/{name}"}
+        r = await client.post("/rag/docs", json=body, headers=headers)
+        assert r.status_code == 202, r.text
+        uploads.append(r.json()["uploadId"])
+    deadline = time.monotonic() + 180
+    pending = set(uploads)
+    while pending:
+        for upload_id in list(pending):
+            r = await client.get(f"/rag/uploads/{upload_id}", headers=headers)
+            assert r.status_code == 200, r.text
+            status = r.json()["status"]
+            assert status != "failed", r.text
+            if status == "embedded":
+                pending.discard(upload_id)
+        assert time.monotonic() < deadline, f"kb-demo still not embedded: {pending}"
+        if pending:
+            await asyncio.sleep(0.25)
+    return len(uploads)
 
 
 @dataclass
@@ -234,8 +214,8 @@ OPENAI_MARKER = "[openai-tool-test]"
 
 def scripted_completion(req: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
     """What the test LLM answers: for the tool test, call kb_search (allowed) and
-    handoff_to_human (not allowed for that tenant), then answer with one grounded and one
-    ungrounded percentage; anything else gets a plain reply."""
+    handoff_to_human (not allowed for that tenant), then answer with one grounded offer, one
+    invented price and one invented discount; anything else gets a plain reply."""
     if OPENAI_MARKER not in last_user_text(req):
         return "Olá! Como posso ajudar?", None
     if not tool_messages(req):
@@ -252,6 +232,7 @@ def scripted_completion(req: dict[str, Any]) -> tuple[str | None, list[dict[str,
             },
         ]
     return (
-        "Use o cupom MEXEMARCO: 15% de desconto nos pacotes de personal. Hoje também temos 90% de desconto. [1]",
+        "Use o cupom MEXEMARCO: 15% de desconto nos pacotes de personal. O pacote avulso sai por R$ 19,90. "
+        "Hoje também temos 90% de desconto. [1]",
         None,
     )

@@ -34,7 +34,6 @@ from actors import (
     RunRequest,
     RunTicket,
     ToolInvokeRequest,
-    fulltext_search,
 )
 from actors.agents import AGENT_CLASSES
 from actors.config import AgentUpdate, PromptSpec, apply_update, config_dict, list_prompt_versions, load_agent
@@ -47,6 +46,7 @@ from core.tenancy import TenantContext
 from db.pool import tenant_tx
 
 from ..deps import AdminTenant, State, Tenant
+from ..knowledge_runtime import knowledge_of
 from ..state import AppState
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=120
 _background: set[asyncio.Task[Any]] = set()
 
 
-def _make_runtime(state: AppState) -> AgentRuntime:
+def _make_runtime(request: Request, state: AppState) -> AgentRuntime:
     mode = state.settings.agent_runtime
     if mode == "auto":
         ray = sys.modules.get("ray")
@@ -67,14 +67,16 @@ def _make_runtime(state: AppState) -> AgentRuntime:
 
         return RayRuntime(state.settings)
     if mode == "local":
-        return LocalRuntime(HostDeps(state.settings, state.pool, state.redis, fulltext_search(state.pool)))
+        # The gateway's own knowledge runtime: the same hybrid search as /rag/search.
+        knowledge = knowledge_of(request, state)
+        return LocalRuntime(HostDeps(state.settings, state.pool, state.redis, knowledge.search))
     raise DependencyUnavailable("agent runtime unavailable", details={"agent_runtime": mode})
 
 
 def runtime_of(request: Request, state: AppState) -> AgentRuntime:
     rt: AgentRuntime | None = getattr(request.app.state, "agent_runtime", None)
     if rt is None:
-        rt = request.app.state.agent_runtime = _make_runtime(state)
+        rt = request.app.state.agent_runtime = _make_runtime(request, state)
     return rt
 
 
@@ -258,8 +260,10 @@ async def _events(
                 if ev.event in TERMINAL_EVENTS:
                     terminal = True
                     break
-            if chunk:
-                yield chunk
+            # Idle for a read (the model is thinking, a sentence is being held by the grounding
+            # filter): a comment line. Writing is how a gone client is noticed behind proxies
+            # that never deliver http.disconnect, so a disconnect cancels within ~1 s + grace.
+            yield chunk or b": keepalive\n\n"
             if terminal:
                 return
     finally:

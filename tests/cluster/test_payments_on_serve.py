@@ -66,3 +66,44 @@ async def test_pix_checkout_wins_the_deal_through_serve(platform: Platform) -> N
             raise AssertionError(
                 f"not reconciled through Serve: {got} {deals}\n{platform.log_path.read_text()[-2000:]}"
             )
+
+
+async def test_overdue_boleto_gets_luddys_followup_on_the_leads_thread(platform: Platform) -> None:
+    """PAYMENT_OVERDUE → webhook → reconcile → payment.overdue on the bus → the
+    AgentDispatcher → the demo tenant's Luddy actor writes once to the lead's thread."""
+    sandbox = await _sandbox_url(platform)
+    headers = {"Authorization": f"Bearer {platform.token}", "X-Tenant-Id": "demo"}
+    async with httpx.AsyncClient(base_url=platform.base_url, headers=headers, timeout=30) as c:
+        lead = await c.post("/leads", json={"name": "Boleto Lead"}, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert lead.status_code == 201, lead.text
+        lead_id = lead.json()["id"]
+        thread = await c.post("/threads", json={"lead_id": lead_id, "channel": "whatsapp", "external_id": "5511977"})
+        assert thread.status_code == 201, thread.text
+        body = {
+            "amount": "149.90",
+            "method": "boleto",
+            "customer": {"name": "Boleto Lead", "cpfCnpj": "24971563792"},
+            "meta": {"lead_id": lead_id},
+        }
+        intent = await c.post("/payments/asaas/intent", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert intent.status_code == 201, intent.text
+        async with httpx.AsyncClient(timeout=10) as asaas:
+            overdue = await asaas.post(
+                f"{sandbox}/v3/sandbox/payment/{intent.json()['asaasPaymentId']}/overdue",
+                headers={"access_token": DEFAULT_ACCESS_TOKEN, "User-Agent": "tests"},
+            )
+        assert overdue.status_code == 200, overdue.text
+        deadline = time.monotonic() + 90
+        items: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            items = (await c.get("/messages", params={"thread_id": thread.json()["id"]})).json()["items"]
+            if items:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise AssertionError(f"no follow-up from Luddy:\n{platform.log_path.read_text()[-3000:]}")
+        await asyncio.sleep(2)  # a late duplicate would show up by now
+        items = (await c.get("/messages", params={"thread_id": thread.json()["id"]})).json()["items"]
+        assert len(items) == 1, items
+        text = str(items[0]["body"])
+        assert "R$ 149,90" in text and "boleto" in text and intent.json()["invoiceUrl"] in text

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
+from actors.guardrails import UNGROUNDED_POLICY
 from core.settings import Settings
-from core.tenancy import TenantId
 
 from ..agents_support import OPENAI_MARKER, OpenAIScript, OpenAIServer, load_kb_demo, parse_sse, scripted_completion
 from .conftest import MakeMember, client_for, running_app
@@ -40,7 +40,7 @@ async def test_openai_protocol_path_streams_calls_allowed_tools_and_is_guarded(
     openai_client, llm: OpenAIServer, make_member: MakeMember, app_pool
 ) -> None:
     m = await make_member()
-    await load_kb_demo(app_pool, TenantId(m.tenant_id), ["promocoes-do-mes.md"])
+    await load_kb_demo(openai_client, m.headers(), ["promocoes-do-mes.md"])
     cfg = {"luddy": {"settings": {"model": "openai"}, "tools": ["kb_search"]}}
     assert (await openai_client.post("/agents/triad", json=cfg, headers=m.headers())).status_code == 200
     before = len(llm.script.requests)
@@ -60,8 +60,10 @@ async def test_openai_protocol_path_streams_calls_allowed_tools_and_is_guarded(
     done = events[-1].data
     assert done["model"] == "openai-compatible:test-model"
     assert "MEXEMARCO" in done["output"] and "15%" in done["output"]
-    assert "90%" not in done["output"] and "[valor não confirmado]" in done["output"]
-    assert done["guardrails"]["ungrounded_claims"] == ["90%"]
+    # The invented price is cut; the invented discount is a policy the sources do not hold.
+    assert "R$ 19,90" not in done["output"] and "sai por [valor não confirmado]" in done["output"]
+    assert "90%" not in done["output"] and UNGROUNDED_POLICY in done["output"]
+    assert done["guardrails"]["ungrounded_claims"] == ["R$ 19,90", "policy: Hoje também temos 90% de desconto."]
     assert done["usage"]["tokens_in"] >= 42 and done["usage"]["tokens_out"] >= 7
     sent = llm.script.requests[before:]
     assert len(sent) == 2 and all(req["stream"] for req in sent)

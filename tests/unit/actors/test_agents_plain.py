@@ -13,7 +13,15 @@ from agno.tools.function import Function
 from actors.clio import Clio
 from actors.config import PromptVersion, pick_prompt
 from actors.events import parse_event_id
-from actors.guardrails import UNGROUNDED, GroundingFilter, is_angry, leaks_instructions, scrub_untrusted, wants_human
+from actors.guardrails import (
+    UNGROUNDED,
+    UNGROUNDED_POLICY,
+    GroundingFilter,
+    is_angry,
+    leaks_instructions,
+    scrub_untrusted,
+    wants_human,
+)
 from actors.lucy import Lucy
 from actors.luddy import Luddy
 from actors.offline_model import MODEL_NAME, OfflineGroundedModel
@@ -41,8 +49,8 @@ def test_injection_line_of_kb_demo_is_removed_and_reported() -> None:
 def test_grounding_filter_replaces_claims_not_in_evidence_while_streaming() -> None:
     g = GroundingFilter()
     g.add_evidence("Plano Livre: R$ 109,90 por mês; cupom de 15% até 31/03/2025; ativação em 5 dias úteis.")
-    out = g.feed("O plano custa R$ 109,90 e hoje tem 90% de des")
-    out += g.feed("conto. Ativação em 5 dias úteis, ou em 2 dias. Cupom até 31/03/2025")
+    out = g.feed("O plano custa R$ 109,90 e hoje sai por 90% da ta")
+    out += g.feed("bela. Ativação em 5 dias úteis, ou em 2 dias. Cupom até 31/03/2025")
     out += g.flush()
     assert "R$ 109,90" in out and "5 dias úteis" in out and "31/03/2025" in out
     assert "90%" not in out and "2 dias" not in out and out.count(UNGROUNDED) == 2
@@ -143,7 +151,7 @@ def test_lucy_and_clio_plans() -> None:
 
 
 def test_tool_registry_rules() -> None:
-    assert catalog("lucy") == {"get_kpis", "list_events", "record_conversion", "list_creatives"}
+    assert catalog("lucy") == {"get_kpis", "list_events", "record_conversion", "list_creatives", "ask_agent"}
     assert all(REGISTRY[n].side_effect for n in ("upsert_lead", "create_checkout", "handoff_to_human"))
     assert not REGISTRY["kb_search"].side_effect
     rid = uuid.uuid4()
@@ -215,3 +223,34 @@ async def test_a_reconnect_that_overtakes_the_old_streams_detach_keeps_the_run()
     await host.detach(req.run_id)  # the last stream leaves: cancelled after the grace
     await asyncio.sleep(0.1)
     assert run.task.cancelled()
+
+
+def test_grounding_filter_replaces_policy_statements_the_evidence_does_not_hold() -> None:
+    g = GroundingFilter()
+    g.add_evidence(
+        "Descontos adicionais só podem ser concedidos pela diretoria comercial, por escrito, e estão limitados "
+        "a 10% sobre a tabela. O plano anual custa R$ 1.200,00 à vista."
+    )
+    g.add_evidence("Posso cancelar sem multa a qualquer momento?", source=False)  # a question is not a rule
+    text = (
+        "O plano anual custa R$ 1.200,00. Descontos adicionais são concedidos pela diretoria comercial e "
+        "limitados a 10% sobre a tabela.\nVocê pode cancelar sem multa a qualquer momento. Obrigado!"
+    )
+    out = g.check(text)
+    assert "R$ 1.200,00" in out and "limitados a 10% sobre a tabela." in out  # a paraphrase of the source
+    assert "sem multa" not in out and UNGROUNDED_POLICY in out and out.endswith("Obrigado!")
+    assert g.violations == ["policy: Você pode cancelar sem multa a qualquer momento."]
+    # Streaming: the same decision when the sentence arrives in pieces.
+    s = GroundingFilter()
+    s.add_evidence("Não há reembolso de mensalidades já pagas.")
+    streamed = "".join(s.feed(d) for d in ("O reembolso é inte", "gral em até 7 dias. ", "Não há reembolso de ")) + (
+        s.feed("mensalidades já pagas. ") + s.flush()
+    )
+    assert streamed.startswith(UNGROUNDED_POLICY) and "Não há reembolso de mensalidades já pagas." in streamed
+
+
+def test_quoting_the_customer_is_not_stating_a_policy() -> None:
+    g = GroundingFilter()
+    g.add_evidence("Quais são as regras de cancelamento e reembolso?", source=False)
+    text = "Sua mensagem anterior foi: “Quais são as regras de cancelamento e reembolso?”."
+    assert g.check(text) == text and g.violations == []
