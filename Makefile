@@ -58,6 +58,7 @@ bench: install system-deps
 	$(BIN)/python -m bench.rag_eval
 	$(BIN)/python -m bench.rag_latency
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.embed_device
 
 # Re-pin the whole dependency tree from the current virtualenv.
 lock:

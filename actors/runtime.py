@@ -60,7 +60,6 @@ class AgentActor:
         async with self._lock:
             if self._host is None:
                 import redis.asyncio as redis
-                from ray import serve
 
                 from core.tenancy import TenantId
                 from db.pool import create_pool
@@ -71,7 +70,7 @@ class AgentActor:
                 settings = Settings()
                 pool = await create_pool(settings.require_database_url(), min_size=1, max_size=4)
                 client = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
-                search = ServeSearcher(serve.get_deployment_handle("Searcher", app_name=SERVE_APP))
+                search = ServeSearcher(handle_factory=_searcher_handle)
                 deps = HostDeps(settings, pool, client, search, peers=RayRuntime(settings))
                 host = AgentHost(deps, TenantId(self._tenant_id), self._agent)
                 await host.activate()
@@ -101,6 +100,13 @@ class AgentActor:
         for close in self._closers:
             await close()
         ray.actor.exit_actor()  # type: ignore[no-untyped-call]
+
+
+def _searcher_handle() -> Any:
+    """The Searcher deployment's handle (imports Serve only when an agent first searches)."""
+    from ray import serve
+
+    return serve.get_deployment_handle("Searcher", app_name=SERVE_APP)
 
 
 def _actor_env() -> dict[str, str]:

@@ -11,7 +11,8 @@ Nothing here imports Ray.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -87,12 +88,22 @@ def result_from_dict(r: dict[str, Any]) -> SearchResult:
 
 
 class ServeSearcher:
-    """Hybrid search through the ``Searcher`` deployment (``actors.search.SearchFn``)."""
+    """Hybrid search through the ``Searcher`` deployment (``actors.search.SearchFn``).
 
-    def __init__(self, handle: Any) -> None:
+    Takes the handle, or a function that returns it: resolved on the first search, so an
+    agent actor does not pay for the Serve controller round trip when it activates.
+    """
+
+    def __init__(self, handle: Any = None, *, handle_factory: Callable[[], Any] | None = None) -> None:
+        if (handle is None) == (handle_factory is None):
+            raise ValueError("pass a handle or a handle_factory")
         self._handle = handle
+        self._factory = handle_factory
 
     async def search(self, tenant_id: TenantId, query: str, k: int, space_id: UUID | None) -> list[SearchResult]:
+        if self._handle is None:
+            assert self._factory is not None
+            self._handle = await asyncio.to_thread(self._factory)  # a blocking controller call
         try:
             rows: list[dict[str, Any]] = await self._handle.search.remote(
                 str(tenant_id), query, k, None if space_id is None else str(space_id)
