@@ -117,6 +117,8 @@ _STOP = frozenset(
         "estamos",
         "fica",
         "ficam",
+        "fontes",
+        "segundo",
     }
 )
 POLICY_COVERAGE = 0.6  # share of a policy sentence's content words the evidence must hold
