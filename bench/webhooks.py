@@ -206,7 +206,7 @@ async def verify(dsn: str, tenant: str, acked_ids: set[str], unique_ids: set[str
     return result
 
 
-def _start_serve(env: dict[str, str], port: int) -> None:
+def _start_serve(env: dict[str, str], port: int, replicas: int) -> None:
     """The whole ``tridium`` Serve application, as ``tridium up`` deploys it."""
     import ray
     from ray import serve
@@ -227,7 +227,7 @@ def _start_serve(env: dict[str, str], port: int) -> None:
         log_to_driver=False,
     )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app(env), name="tridium", route_prefix="/", blocking=False)
+    serve.run(build_app(env, gateway_replicas=replicas), name="tridium", route_prefix="/", blocking=False)
 
 
 def _stop_serve() -> None:
@@ -249,6 +249,7 @@ def main() -> None:
     ap.add_argument("--duplicates", type=float, default=0.2, help="share of deliveries that are duplicates")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--serve", action="store_true", help="run the gateway on Ray Serve instead of uvicorn")
+    ap.add_argument("--replicas", type=int, default=2, help="Gateway replicas with --serve (tridium up: 2)")
     args = ap.parse_args()
 
     pg, rd, db, env = start_bench_database(DATA, "bench_wh")
@@ -263,7 +264,7 @@ def main() -> None:
         gw_tenant, base_tenant, token = asyncio.run(_prepare(env))
         port = free_port()
         if args.serve:
-            _start_serve(env, port)
+            _start_serve(env, port, args.replicas)
         else:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", "serve.asgi:create_app", "--port", str(port),
@@ -342,7 +343,7 @@ def main() -> None:
             "events": args.events,
             "duplicates": args.duplicates,
             "concurrency": args.concurrency,
-            "server": "Ray Serve (tridium app, 1 Gateway replica)"
+            "server": f"Ray Serve (tridium app, {args.replicas} Gateway replica(s))"
             if args.serve
             else "uvicorn (1 process, uvloop, httptools) running serve.asgi:create_app",
             "runs": {"gateway": gw, "baseline": base},
