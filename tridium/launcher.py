@@ -46,12 +46,35 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_window(lo: int, hi: int, width: int = 64) -> int:
+    """The first port of ``width`` consecutive free ports in [lo, hi), picked at random."""
+    rng = secrets.SystemRandom()
+    start = lo
+    for _ in range(40):
+        start = rng.randrange(lo, hi - width)
+        if all(_port_free(p) for p in range(start, start + width)):
+            return start
+    return start
+
+
 def serve_ingress_env(data_dir: Path) -> dict[str, str]:
     """Environment for Serve's HAProxy ingress, private to this instance.
 
     HAProxy's stats and metrics ports and its admin socket default to fixed values
-    (8404, 9101, /tmp/haproxy-serve): two instances on one machine (``make run`` while
-    ``make test`` runs) would collide, so each instance gets free ports and its own dir.
+    (8404, 9101, /tmp/haproxy-serve), and the replicas' direct-ingress ports to fixed ranges
+    (HTTP from 30000, gRPC from 40000): two instances on one machine (``make run`` while
+    ``make test`` runs) collided — one instance's HAProxy reached the other's gateway
+    replicas and answered 401 to its own tokens. Each instance gets free ports, its own
+    port windows and its own dir.
     """
     # Ray appends a 56-character cluster hash to the socket's directory and HAProxy allows
     # 97 characters in a socket path: keep the base short, one per data dir.
@@ -66,6 +89,10 @@ def serve_ingress_env(data_dir: Path) -> dict[str, str]:
         "RAY_SERVE_HAPROXY_SOCKET_PATH": str(base / "admin.sock"),
         "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(base),
         "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(base / "server-state"),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(http := _free_window(20000, 29000)),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(http + 63),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(grpc := _free_window(12000, 19000)),
+        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(grpc + 63),
     }
 
 
