@@ -21,7 +21,9 @@ from agno.models.base import Model
 from agno.models.message import Message
 from agno.models.response import ModelResponse
 
-from .planning import MODEL_NAME, Plan, ToolOutcome, Turn
+from .planning import Plan, ToolOutcome, Turn
+
+MODEL_NAME = "offline-grounded-v1"
 
 Planner = Callable[[Turn], Plan]
 

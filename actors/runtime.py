@@ -15,11 +15,8 @@ call through ``RayRuntime`` recreates it — idle tenants cost no memory.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
-import sys
-import threading
 from typing import Any
 from uuid import UUID
 
@@ -32,7 +29,6 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 NAMESPACE = "tridium-agents"
-SWITCH_INTERVAL_S = 0.0005  # the actor process's GIL switch interval (see AgentActor)
 SERVE_APP = "tridium"  # the Serve application whose Searcher deployment agents search through
 _ENV_PREFIXES = ("TRIDIUM_", "DATABASE_", "REDIS_URL", "LLM_", "AGNO_", "OTEL_")
 # Methods of AgentHost callable through the actor; every one is safe to retry once after
@@ -51,16 +47,11 @@ class AgentActor:
     """Thin shell: builds the process's pool/clients and one ``AgentHost``, forwards calls."""
 
     def __init__(self, tenant_id: str, agent: str):
-        # Ray hands a call's result back from another thread, which needs the GIL: with the
-        # default 5 ms switch interval a run busy on the CPU (building its agent, composing
-        # an answer) holds every reply of this actor (start_run's included) for up to 5 ms.
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._tenant_id = UUID(tenant_id)
         self._agent = agent
         self._host: Any = None
         self._lock = asyncio.Lock()
         self._watchdog: asyncio.Task[None] | None = None
-        self._warmup: asyncio.Task[None] | None = None
         self._closers: list[Any] = []
 
     async def _ensure(self) -> Any:
@@ -86,23 +77,7 @@ class AgentActor:
                 self._closers = [client.aclose, pool.close]
                 self._host = host
                 self._watchdog = asyncio.create_task(self._watch_idle(settings.agent_idle_s))
-                self._warmup = asyncio.create_task(self._warm_up())
         return self._host
-
-    async def _warm_up(self) -> None:
-        """After activation, off the caller's path: what a first run would otherwise wait
-        for — agno (imported when the agent is first built) and, for agents that search,
-        the Searcher handle (``ray.serve`` import, controller lookup, router start). A run
-        that needs one of them meanwhile waits for the same import or lock, not twice."""
-        from .tools import catalog
-
-        try:
-            await asyncio.to_thread(importlib.import_module, f"{__package__}.agno_build")
-            if "kb_search" in catalog(self._agent):
-                handle = await asyncio.to_thread(_searcher_handle)
-                await handle.model.remote()
-        except Exception:  # only a head start: the first run does it (and reports) otherwise
-            log.debug("agent warm-up failed", exc_info=True)
 
     async def call(self, method: str, *args: Any) -> Any:
         if method not in METHODS:
@@ -127,21 +102,11 @@ class AgentActor:
         ray.actor.exit_actor()  # type: ignore[no-untyped-call]
 
 
-_searcher: list[Any] = []  # this process's Searcher handle, once resolved
-_searcher_lock = threading.Lock()
-
-
 def _searcher_handle() -> Any:
-    """The Searcher deployment's handle, one per process (blocking: call it in a thread).
+    """The Searcher deployment's handle (imports Serve only when an agent first searches)."""
+    from ray import serve
 
-    Imports Serve only then: an actor's activation does not pay for it (``_warm_up`` does,
-    in the background, or the first search)."""
-    with _searcher_lock:
-        if not _searcher:
-            from ray import serve
-
-            _searcher.append(serve.get_deployment_handle("Searcher", app_name=SERVE_APP))
-        return _searcher[0]
+    return serve.get_deployment_handle("Searcher", app_name=SERVE_APP)
 
 
 def _actor_env() -> dict[str, str]:

@@ -37,7 +37,7 @@ from actors import (
 )
 from actors.agents import AGENT_CLASSES
 from actors.config import AgentUpdate, PromptSpec, apply_update, config_dict, list_prompt_versions, load_agent
-from actors.events import RunEvent, RunEventBuffer, parse_event_id
+from actors.events import RunEventBuffer, parse_event_id
 from actors.memory import find_run, get_run, list_runs
 from actors.schemas import TERMINAL_EVENTS
 from actors.tools import REGISTRY, catalog
@@ -229,25 +229,11 @@ async def _run_alive(rt: AgentRuntime, tenant_id: UUID, agent: str, run_id: UUID
         return False
 
 
-def _sse(ev: RunEvent) -> bytes:
-    return ServerSentEvent(data=json.dumps(ev.data, ensure_ascii=False), event=ev.event, id=ev.id).encode()
-
-
 async def _events(
-    rt: AgentRuntime,
-    buffer: RunEventBuffer,
-    tenant_id: UUID,
-    agent: str,
-    run_id: UUID,
-    after: str,
-    first: RunEvent | None = None,
+    rt: AgentRuntime, buffer: RunEventBuffer, tenant_id: UUID, agent: str, run_id: UUID, after: str
 ) -> AsyncIterator[bytes]:
-    """The run's events from the buffer after entry ``after``; ``first`` (the event at
-    ``after``, when the caller already has it) goes out before the first read."""
     terminal = False
     try:
-        if first is not None:
-            yield _sse(first)
         while True:
             events = await buffer.read(tenant_id, run_id, after, block_ms=1000)
             if not events and not await _run_alive(rt, tenant_id, agent, run_id):
@@ -269,14 +255,14 @@ async def _events(
             chunk = b""
             for ev in events:
                 after = ev.id.split(":", 1)[1]
-                chunk += _sse(ev)
+                data = json.dumps(ev.data, ensure_ascii=False)
+                chunk += ServerSentEvent(data=data, event=ev.event, id=ev.id).encode()
                 if ev.event in TERMINAL_EVENTS:
                     terminal = True
                     break
             # Idle for a read (the model is thinking, a sentence is being held by the grounding
             # filter): a comment line. Writing is how a gone client is noticed behind proxies
             # that never deliver http.disconnect, so a disconnect cancels within ~1 s + grace.
-
             yield chunk or b": keepalive\n\n"
             if terminal:
                 return
@@ -317,7 +303,6 @@ async def run_agent(
     run.completed | error). With ``Last-Event-ID`` it resumes that run instead of starting one;
     with ``Idempotency-Key`` a retry of the same request rejoins the same run."""
     _require_writer(ctx)
-
     if last_event_id:
         return await _resume(request, state, ctx, last_event_id)
     run_id = (
@@ -335,14 +320,10 @@ async def run_agent(
         thread_id=body.thread_id,
         principal=ctx.principal.user_id,
     )
-
     ticket: RunTicket = await rt.call(ctx.tenant_id, body.agent, "start_run", req)
     if ticket.existing:  # a retry (same Idempotency-Key) rejoins the run: keep it alive
         await rt.call(ctx.tenant_id, body.agent, "attach", run_id)
-    after, first = "0-0", None
-    if ticket.started_id is not None and ticket.started is not None:  # no read for run.started
-        after, first = ticket.started_id.split(":", 1)[1], RunEvent(ticket.started_id, "run.started", ticket.started)
-    return EventSourceResponse(_events(rt, _buffer(state), ctx.tenant_id, body.agent, run_id, after, first))
+    return EventSourceResponse(_events(rt, _buffer(state), ctx.tenant_id, body.agent, run_id, "0-0"))
 
 
 @router.get("/runs/{run_id}/events", response_class=EventSourceResponse)
