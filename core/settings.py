@@ -95,7 +95,11 @@ class Settings(BaseSettings):
     )
     embed_model: str | None = Field(None, validation_alias=AliasChoices("EMBED_MODEL", "TRIDIUM_EMBED_MODEL"))
     embed_dim: int | None = None
-    embed_threads: int = Field(2, description="torch threads of the local embedder")
+    embed_lanes: int = Field(
+        2, ge=1, description="single-model encode lanes of the local embedder on CPU (one core each; CUDA: 1)"
+    )
+    embed_threads: int = Field(1, ge=1, description="torch threads per lane of the local embedder")
+    embed_group: int = Field(4, ge=1, description="texts per forward pass in a lane (length-sorted)")
     kb_ingest: str = Field("auto", description="auto (Ray when initialised, else in-process) | ray | local")
     kb_sweep_interval_s: float = 10.0
     kb_sweep_grace_s: float = 30.0

@@ -22,7 +22,8 @@ def uses_remote_embeddings(settings: Settings) -> bool:
 
 def make_embedder(settings: Settings, client: httpx.AsyncClient | None = None) -> Embedder:
     """OpenAI-compatible embeddings when EMBED_BASE_URL and EMBED_MODEL are set, else the
-    offline all-MiniLM-L6-v2 (CUDA when the machine has a GPU)."""
+    offline all-MiniLM-L6-v2 (CUDA when the machine has a GPU; on CPU ``embed_lanes``
+    single-threaded lanes over one copy of the model)."""
     if uses_remote_embeddings(settings):
         if client is None:
             raise ValueError("remote embeddings need an httpx.AsyncClient owned by the caller")
@@ -37,7 +38,9 @@ def make_embedder(settings: Settings, client: httpx.AsyncClient | None = None) -
     import torch
 
     torch.set_num_threads(max(1, settings.embed_threads))
-    return LocalSentenceTransformer()
+    return LocalSentenceTransformer(
+        lanes=settings.embed_lanes, threads_per_lane=settings.embed_threads, group_size=settings.embed_group
+    )
 
 
 def hnsw_params(settings: Settings) -> HnswParams:

@@ -211,16 +211,17 @@ async def requeue_upload(conn: asyncpg.Connection, tenant_id: TenantId, upload_i
     )
 
 
-async def pending_uploads(conn: asyncpg.Connection, tenant_id: TenantId, *, grace_s: float) -> list[UUID]:
+async def pending_uploads(conn: asyncpg.Connection, tenant_id: TenantId, *, grace_s: float) -> list[tuple[UUID, str]]:
+    """(id, status) of uploads queued for ``grace_s`` or running with no progress for 10 times that."""
     rows = await conn.fetch(
-        """select id from kb_uploads where tenant_id = $1 and (
+        """select id, status from kb_uploads where tenant_id = $1 and (
                (status = 'queued' and updated_at < now() - make_interval(secs => $2))
             or (status in ('parsing', 'parsed', 'embedding') and updated_at < now() - make_interval(secs => $2 * 10)))
            order by updated_at limit 100""",
         tenant_id,
         grace_s,
     )
-    return [UUID(str(r["id"])) for r in rows]
+    return [(UUID(str(r["id"])), str(r["status"])) for r in rows]
 
 
 async def tenants_with_pending(

@@ -1,16 +1,26 @@
 """Serve deployments of the knowledge base: Embedder, Searcher, KnowledgeSweeper.
 
-* ``Embedder`` holds the embedding model once and batches concurrent calls
-  (``@serve.batch``): ingestion tasks send a list of chunk texts per call, and calls that
-  arrive together are encoded as one batch. It asks for a GPU when the cluster has one.
+* ``Embedder`` holds the embedding model once. The local model on CPU runs its own lanes
+  (``knowledge.embedding``: single-threaded encode lanes over one model copy, fed with
+  length-sorted groups of every call), so calls go straight to it: two ingestion tasks'
+  batches interleave on the lanes instead of waiting for each other. A remote
+  (OpenAI-compatible) model or one on CUDA keeps ``@serve.batch``, which merges calls that
+  arrive together into one request. It asks for a GPU when the cluster has one.
 * ``Searcher`` runs hybrid search (``knowledge.search``). It embeds queries with its own
   in-process copy of the model instead of calling the Embedder: a query would otherwise
   wait behind a batch of ingestion chunks (seconds on CPU); a query costs a few ms.
-* ``KnowledgeSweeper`` re-submits uploads left ``queued`` (or stuck running) for longer
-  than ``kb_sweep_grace_s``, so an upload whose fast-path task was never submitted or got
-  lost is still processed; ``kb_max_attempts`` bounds the retries.
+* ``KnowledgeSweeper`` submits the ingestion tasks and repairs what was lost
+  (``knowledge.dispatch.UploadDispatcher``): the gateway hands it each new upload right
+  after commit (``take_upload``), and it remembers which uploads have a task waiting or
+  running. Every ``kb_sweep_interval_s`` it re-submits uploads ``queued`` for longer than
+  ``kb_sweep_grace_s`` **with no task of its own in flight** (a gateway that died before
+  handing over, a task lost with its node or with a previous sweeper, a transient failure
+  re-queued), and uploads stuck running for 10 times the grace. A queued upload whose task is
+  only waiting for a free CPU is left alone. At start it warms the ingestion workers
+  (``warm_ingest_worker``). If the sweeper is unreachable the gateway submits the task
+  itself (``serve.knowledge_runtime``): a new upload never waits for a sweep.
 
-All reserve no CPU (see serve.deployments): the CPU-heavy parts are the model's threads
+All reserve no CPU (see serve.deployments): the CPU-heavy parts are the model's lanes
 and the ingestion tasks, which reserve theirs.
 """
 
@@ -20,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
+from uuid import UUID
 
 import httpx
 import redis.asyncio as redis
@@ -30,6 +41,7 @@ from core.settings import Settings
 from core.tenancy import TenantId
 from db.pool import create_pool, tenant_tx
 from knowledge import store
+from knowledge.dispatch import UploadDispatcher
 from knowledge.embedding import Embedder
 from knowledge.factory import make_embedder, make_searcher
 
@@ -50,9 +62,12 @@ class EmbedderDeployment:
             "dim": self._embedder.dim,
             "max_tokens": self._embedder.max_tokens,
             "device": getattr(self._embedder, "device", "remote"),
+            "lanes": getattr(self._embedder, "lanes", 1),
         }
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
+        if getattr(self._embedder, "lanes", 1) > 1:  # the lanes batch and interleave calls themselves
+            return await self._embedder.embed(texts)
         result: list[list[float]] = await self._batched(texts)
         return result
 
@@ -68,6 +83,9 @@ class EmbedderDeployment:
         return out
 
     async def __del__(self) -> None:
+        close = getattr(self._embedder, "close", None)
+        if close is not None:
+            close()
         await self._client.aclose()
 
 
@@ -82,8 +100,6 @@ class SearcherDeployment:
         self._searcher = make_searcher(settings, self._pool, make_embedder(settings, self._client), self._redis)
 
     async def search(self, tenant_id: str, query: str, k: int, space_id: str | None) -> list[dict[str, Any]]:
-        from uuid import UUID
-
         results = await self._searcher.search(
             TenantId(UUID(tenant_id)), query, k, None if space_id is None else UUID(space_id)
         )
@@ -101,17 +117,22 @@ class SearcherDeployment:
 @serve.deployment(name="KnowledgeSweeper", num_replicas=1, ray_actor_options={"num_cpus": 0})
 class KnowledgeSweeper:
     async def __init__(self, embedder: Any = None, searcher: Any = None) -> None:  # type: ignore[misc]
+        from .knowledge_tasks import submit_upload_ref, warm_ingest_workers
+
         # The handles are bound only so the Embedder and Searcher are part of the application.
         self._bound = (embedder, searcher)
         self._settings = Settings()
         setup_logging(self._settings.log_level)
         self._pool = await create_pool(self._settings.require_database_url(), min_size=1, max_size=2)
+        self._dispatcher = UploadDispatcher(submit_upload_ref)
+        self._warm = warm_ingest_workers()
         self._task = asyncio.create_task(self._loop())
-        self.resubmitted = 0
+
+    async def take_upload(self, tenant_id: str, upload_id: str) -> bool:
+        """Submit the task of a new (or replayed) upload now; False: one is already in flight."""
+        return self._dispatcher.dispatch(TenantId(UUID(tenant_id)), UUID(upload_id))
 
     async def _loop(self) -> None:
-        from .knowledge_tasks import submit_upload
-
         interval = self._settings.kb_sweep_interval_s
         grace = self._settings.kb_sweep_grace_s
         while True:
@@ -122,15 +143,13 @@ class KnowledgeSweeper:
                 for tenant_id in tenants:
                     async with tenant_tx(self._pool, tenant_id) as conn:
                         pending = await store.pending_uploads(conn, tenant_id, grace_s=grace)
-                    for upload_id in pending:
-                        submit_upload(tenant_id, upload_id)
-                        self.resubmitted += 1
+                    for upload_id in self._dispatcher.repair(tenant_id, pending):
                         log.info("sweeper re-submitted upload %s", upload_id)
             except Exception:  # keep sweeping: the next round may find the database back
                 log.exception("knowledge sweeper round failed")
 
     async def stats(self) -> dict[str, Any]:
-        return {"ok": not self._task.done(), "resubmitted": self.resubmitted}
+        return {"ok": not self._task.done(), **self._dispatcher.stats()}
 
     async def check_health(self) -> None:
         if self._task.done():
@@ -140,6 +159,7 @@ class KnowledgeSweeper:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        await self._dispatcher.close()
         await self._pool.close()
 
 

@@ -1,10 +1,13 @@
 """How the gateway reaches the knowledge pipeline: in-process, or through Ray.
 
 * ``RayKnowledge`` (the gateway runs under Ray Serve): search goes to the ``Searcher``
-  deployment; ingestion is a Ray task per upload submitted right after the upload's
-  transaction commits (fast path). The ``KnowledgeSweeper`` deployment re-submits uploads
-  left ``queued`` (or stuck) for longer than ``kb_sweep_grace_s``: a gateway that crashed
-  between commit and submit, a task lost with its node.
+  deployment; ingestion is a Ray task per upload, handed to the ``KnowledgeSweeper``
+  deployment right after the upload's transaction commits, which submits it at once and
+  tracks it (``knowledge.dispatch``). If the sweeper does not take it within
+  ``_HANDOVER_S`` the gateway submits the task itself: a new upload never waits for a
+  sweep. The sweeper re-submits uploads left ``queued`` (or stuck) for longer than
+  ``kb_sweep_grace_s`` with no task in flight: a gateway that crashed between commit and
+  hand-over, a task lost with its node.
 * ``LocalKnowledge`` (plain uvicorn, integration tests): the same ``Ingestor`` and
   ``HybridSearcher`` in this process; ingestion runs as an asyncio task (parsing still in
   the sandboxed child process, encoding in a thread). Nothing re-submits after a crash
@@ -93,6 +96,13 @@ class LocalKnowledge:
         await self._client.aclose()
 
 
+_HANDOVER_S = 5.0  # the sweeper answers in ms; longer means it is down or restarting
+
+
+async def _awaited(response: Any) -> Any:
+    return await response
+
+
 class RayKnowledge:
     def __init__(self, state: AppState) -> None:
         from ray import serve
@@ -104,13 +114,26 @@ class RayKnowledge:
             settings.embed_model if uses_remote_embeddings(settings) and settings.embed_model else DEFAULT_MODEL_NAME
         )
         self._searcher = ServeSearcher(serve.get_deployment_handle("Searcher", app_name="tridium"))
+        self._sweeper = serve.get_deployment_handle("KnowledgeSweeper", app_name="tridium")
 
     async def search(self, tenant_id: TenantId, query: str, k: int, space_id: UUID | None) -> list[SearchResult]:
         return await self._searcher.search(tenant_id, query, k, space_id)
 
     def dispatch_upload(self, tenant_id: TenantId, upload_id: UUID) -> None:
+        _keep(asyncio.create_task(self._hand_over(tenant_id, upload_id)))
+
+    async def _hand_over(self, tenant_id: TenantId, upload_id: UUID) -> None:
+        response = self._sweeper.take_upload.remote(str(tenant_id), str(upload_id))
+        try:
+            await asyncio.wait_for(asyncio.ensure_future(_awaited(response)), _HANDOVER_S)
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure to hand over: submit it here instead
+            response.cancel()  # type: ignore[no-untyped-call]
+            log.warning("knowledge sweeper unavailable (%s): submitting upload %s from the gateway", exc, upload_id)
         from .knowledge_tasks import submit_upload
 
+        # A hand-over that still arrives later only queues a second task, which finds the
+        # upload claimed and skips it (store.claim_upload): never a second run.
         submit_upload(tenant_id, upload_id)
 
     def dispatch_job(self, tenant_id: TenantId, job_id: UUID) -> None:

@@ -1,11 +1,14 @@
 """Ray entry points of the knowledge pipeline: one task per upload, one per reindex job,
 one per page range of a large PDF.
 
-Thin wrappers: each task builds its own pool and storage client (nothing crosses the
-process boundary but ids), embeds through the ``Embedder`` deployment, and runs the plain
-async code of ``knowledge.ingest`` / ``knowledge.reindex``. Transient failures are retried
-inside (exponential backoff); ``max_retries`` covers the worker process dying (OOM, node
-loss). A task reserves one CPU so that at most ``num_cpus`` uploads parse at once.
+Thin wrappers: nothing crosses the process boundary but ids; each worker process builds
+one pool, storage client, tokenizer and Embedder handle (``_Worker``) the first time it runs
+a knowledge task, or ahead of time in ``warm_ingest_worker`` (the sweeper warms one worker
+per CPU at start), and every later task in that process reuses them. Tasks embed through
+the ``Embedder`` deployment and run the plain async code of ``knowledge.ingest`` /
+``knowledge.reindex``. Transient failures are retried inside (exponential backoff);
+``max_retries`` covers the worker process dying (OOM, node loss). A task reserves one CPU
+so that at most ``num_cpus`` uploads parse at once.
 
 Page ranges (``RayPageRanges``): an upload task parses a large PDF's first pages itself and
 submits the other ranges as ``parse_pdf_range_task`` (1 CPU each: a range is one
@@ -27,6 +30,7 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 from uuid import UUID
 
+import asyncpg
 import httpx
 import ray
 from pydantic import BaseModel, ConfigDict
@@ -155,24 +159,63 @@ class RayPageRanges:
         return [PdfPages.from_json(reply["pages"]) for reply in replies]
 
 
-_embedder: ServeEmbedder | None = None
+class _Worker:
+    """What every knowledge task of this worker process shares, built once on its loop.
+
+    Ray reuses a worker process for many tasks; building the pool, the storage client, the
+    tokenizer and the Embedder's handle per task cost more CPU than embedding a small file.
+    They live as long as the process (Ray ends it; the pool's connections close with it).
+    """
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        setup_logging(self.settings.log_level)
+        self.pool: asyncpg.Pool | None = None
+        self.client = httpx.AsyncClient(timeout=60)
+        self.embedder: ServeEmbedder | None = None
+        self.ingestor: Ingestor | None = None
+
+    async def get(self) -> Ingestor:
+        if self.ingestor is None:
+            if self.pool is None:
+                self.pool = await create_pool(self.settings.require_database_url(), min_size=1, max_size=2)
+            if self.embedder is None:
+                handle = serve.get_deployment_handle("Embedder", app_name="tridium")
+                self.embedder = await ServeEmbedder(handle).load()
+            blobs = storage_from_settings(self.settings, self.client)
+            self.ingestor = make_ingestor(self.settings, self.pool, self.embedder, blobs, page_ranges=RayPageRanges())
+        return self.ingestor
+
+
+_worker: _Worker | None = None
 
 
 async def _with_ingestor(fn: Callable[[Ingestor], Awaitable[T]]) -> T:
-    global _embedder
-    settings = Settings()
-    setup_logging(settings.log_level)
-    pool = await create_pool(settings.require_database_url(), min_size=1, max_size=2)
-    client = httpx.AsyncClient(timeout=60)
-    try:
-        if _embedder is None:
-            _embedder = await ServeEmbedder(serve.get_deployment_handle("Embedder", app_name="tridium")).load()
-        blobs = storage_from_settings(settings, client)
-        ingestor = make_ingestor(settings, pool, _embedder, blobs, page_ranges=RayPageRanges())
-        return await fn(ingestor)
-    finally:
-        await client.aclose()
-        await pool.close()
+    global _worker
+    if _worker is None:
+        _worker = _Worker()
+    return await fn(await _worker.get())
+
+
+@ray.remote(num_cpus=1, max_retries=0)
+def warm_ingest_worker(wait_s: float = 120.0) -> bool:
+    """Build this worker's pool, tokenizer and Embedder handle ahead of the first upload
+    (imports included); False if the Embedder did not answer in ``wait_s``."""
+
+    async def warm() -> bool:
+        try:
+            await asyncio.wait_for(_with_ingestor(lambda ing: asyncio.sleep(0, True)), wait_s)
+        except (TimeoutError, DependencyUnavailable):
+            return False
+        return True
+
+    return _run(warm())
+
+
+def warm_ingest_workers() -> list[ray.ObjectRef[bool]]:
+    """One warm-up task per CPU of the cluster (at most 8), so that many workers are warm."""
+    cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+    return [warm_ingest_worker.remote() for _ in range(max(1, min(cpus, 8)))]
 
 
 @ray.remote(num_cpus=1, max_retries=2)
@@ -190,9 +233,16 @@ def reindex_job_task(tenant_id: str, job_id: str) -> str:
     return str(out["status"])
 
 
+def submit_upload_ref(tenant_id: TenantId, upload_id: UUID) -> ray.ObjectRef[str]:
+    """Submit an upload's task; the ref resolves to its final status (``knowledge.dispatch``)."""
+    ref: ray.ObjectRef[str] = ingest_upload_task.remote(str(tenant_id), str(upload_id))
+    return ref
+
+
 def submit_upload(tenant_id: TenantId, upload_id: UUID) -> None:
-    """Fire and forget: the result lands in kb_uploads; the sweeper covers a lost task."""
-    ingest_upload_task.remote(str(tenant_id), str(upload_id))
+    """Fire and forget (the gateway's fallback when the sweeper is unreachable): the result
+    lands in kb_uploads; the sweeper covers a lost task."""
+    submit_upload_ref(tenant_id, upload_id)
 
 
 def submit_job(tenant_id: TenantId, job_id: UUID) -> None:
@@ -207,4 +257,7 @@ __all__ = [
     "reindex_job_task",
     "submit_job",
     "submit_upload",
+    "submit_upload_ref",
+    "warm_ingest_worker",
+    "warm_ingest_workers",
 ]

@@ -244,3 +244,70 @@ async def test_timeouts_and_refused_connections_are_mapped(provider: tuple[_Prov
         with pytest.raises(EmbeddingFailed) as info:
             await _embedder(client, f"http://127.0.0.1:{closed_port}/v1").embed(["a"])
         assert info.value.details["reason"] == "connection"
+
+
+# Lanes: single-threaded encode lanes over one copy of the model (what the Embedder runs on CPU).
+
+
+class _RecordingLanes(LocalSentenceTransformer):
+    """Records which thread ran each group (the lanes' own code is not replaced)."""
+
+    def __init__(self) -> None:
+        super().__init__(lanes=2, group_size=2)
+        self.threads: list[str] = []
+
+    def _encode_group(self, texts: list[str]) -> list[list[float]]:
+        self.threads.append(threading.current_thread().name)
+        return super()._encode_group(texts)
+
+
+@pytest.fixture(scope="module")
+def lanes_model() -> Iterator[_RecordingLanes]:
+    model = _RecordingLanes()
+    yield model
+    model.close()
+
+
+def _lane_texts(parsed: dict[str, ParsedDocument], tokenizer: HFTokenizer) -> list[str]:
+    texts = [c.embed_text for name in ("faq.html", "politicas.txt") for c in chunk_document(parsed[name], tokenizer)]
+    return texts[:14] + ["Oi", "Quanto custa o plano Livre?"]  # very short ones too: padding in a group
+
+
+async def test_lanes_give_the_vectors_of_one_encode_in_order(
+    local_model: LocalSentenceTransformer,
+    lanes_model: _RecordingLanes,
+    parsed: dict[str, ParsedDocument],
+    tokenizer: HFTokenizer,
+) -> None:
+    texts = _lane_texts(parsed, tokenizer)
+    assert lanes_model.lanes == 2 and local_model.lanes == 1
+    reference = await local_model.embed(texts)
+    lanes_model.threads.clear()
+    got = await lanes_model.embed(texts)
+    assert len(got) == len(texts)
+    for want, have in zip(reference, got, strict=True):
+        assert max(abs(a - b) for a, b in zip(want, have, strict=True)) < 1e-5
+    # One call is cut into length-sorted groups that both lanes take.
+    assert len(lanes_model.threads) == len(lanes_model.groups(texts)) == 8
+    assert len(set(lanes_model.threads)) == 2, lanes_model.threads
+    lengths = [[len(texts[i]) for i in g] for g in lanes_model.groups(texts)]
+    assert all(max(g) <= min(prev) for prev, g in zip(lengths, lengths[1:], strict=False)), lengths
+
+
+async def test_concurrent_calls_on_the_lanes_each_get_their_own_vectors(
+    local_model: LocalSentenceTransformer,
+    lanes_model: _RecordingLanes,
+    parsed: dict[str, ParsedDocument],
+    tokenizer: HFTokenizer,
+) -> None:
+    import asyncio
+
+    texts = _lane_texts(parsed, tokenizer)
+    reference = dict(zip(texts, await local_model.embed(texts), strict=True))
+    parts = [texts[0::3], texts[1::3], texts[2::3], texts[:1]]
+    results = await asyncio.gather(*(lanes_model.embed(p) for p in parts))
+    for part, vectors in zip(parts, results, strict=True):
+        assert len(vectors) == len(part)
+        for text, vector in zip(part, vectors, strict=True):
+            assert max(abs(a - b) for a, b in zip(reference[text], vector, strict=True)) < 1e-5
+    assert await lanes_model.embed([]) == []
