@@ -1,6 +1,7 @@
-"""Ingestion throughput: chunks/s of the whole pipeline (HTTP upload → Ray task per file →
-sandboxed parse → chunk → Embedder deployment with dynamic batching → Postgres) against
-raw ``model.encode`` of the very same chunk texts in this process, in the same run.
+"""Ingestion throughput: chunks/s of the whole pipeline (HTTP upload → sweeper → Ray task
+per file → parse → chunk → Embedder deployment (CPU lanes) → Postgres) against raw
+``model.encode`` (torch with 2 threads, batches of 64) of the very same chunk texts in this
+process, in the same run.
 
     python -m bench.ingest [--copies 3]
 

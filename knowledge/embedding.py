@@ -9,12 +9,12 @@ Two implementations:
   the model: the texts of every call are sorted by length, cut into groups of
   ``group_size`` (little padding) and fed to a shared queue that ``lanes`` threads drain,
   so one call already uses every lane and concurrent calls interleave instead of waiting
-  for each other. Why not torch's own threads: on a shared 2-core machine torch's 2
-  intra-op threads delivered ~1 core (each op waits at a barrier for the descheduled
-  thread; bench/ingest.py), while two single-threaded forward passes each keep a core.
+  for each other. Why not torch's own threads: each op ends at a barrier, so on a shared
+  machine one descheduled intra-op thread stalls the other, while two single-threaded
+  forward passes never wait for each other (bench/ingest.py).
   Sharing the weights is safe because a forward pass in inference mode only reads them;
-  the one shared mutable object, the Hugging Face tokenizer, is used under a lock (it is
-  ~1 % of the time).
+  the one shared mutable object, the Hugging Face tokenizer, is used under a lock (Rust,
+  milliseconds per group against a forward pass of tens to hundreds).
 * :class:`OpenAICompatibleEmbedder` speaks ``POST {base_url}/embeddings`` over an injected
   ``httpx.AsyncClient`` (one client per process, owned by whoever built it). Every failure
   of the provider becomes :class:`~knowledge.errors.EmbeddingFailed` with a reason code.

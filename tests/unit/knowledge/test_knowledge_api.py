@@ -15,7 +15,18 @@ def test_public_api_is_exactly_what_all_lists() -> None:
     public = {name for name in vars(knowledge) if not name.startswith("_")}
     submodules = {"chunking", "embedding", "errors", "parsing", "pii", "sandbox_parse", "sniff", "tokenizer"}
     # The pipeline's service modules (imported by their full path, never re-exported here).
-    submodules |= {"blobs", "factory", "index_policy", "ingest", "pdf_ranges", "reindex", "remote", "search", "store"}
+    submodules |= {
+        "blobs",
+        "dispatch",
+        "factory",
+        "index_policy",
+        "ingest",
+        "pdf_ranges",
+        "reindex",
+        "remote",
+        "search",
+        "store",
+    }
     assert public - submodules - {"importlib", "TYPE_CHECKING", "Any"} == set(knowledge.__all__)
     assert knowledge.__all__ == sorted(knowledge.__all__)
 
