@@ -93,6 +93,9 @@ class LocalKnowledge:
     async def close(self) -> None:
         for task in list(_background):
             task.cancel()
+        close = getattr(self._embedder, "close", None)
+        if close is not None:
+            close()  # the lane threads
         await self._client.aclose()
 
 

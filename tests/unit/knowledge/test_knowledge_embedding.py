@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import socket
@@ -270,7 +271,7 @@ def lanes_model() -> Iterator[_RecordingLanes]:
 
 def _lane_texts(parsed: dict[str, ParsedDocument], tokenizer: HFTokenizer) -> list[str]:
     texts = [c.embed_text for name in ("faq.html", "politicas.txt") for c in chunk_document(parsed[name], tokenizer)]
-    return texts[:14] + ["Oi", "Quanto custa o plano Livre?"]  # very short ones too: padding in a group
+    return [*texts[:14], "Oi", "Quanto custa o plano Livre?"]  # very short ones too: padding in a group
 
 
 async def test_lanes_give_the_vectors_of_one_encode_in_order(
@@ -291,7 +292,7 @@ async def test_lanes_give_the_vectors_of_one_encode_in_order(
     assert len(lanes_model.threads) == len(lanes_model.groups(texts)) == 8
     assert len(set(lanes_model.threads)) == 2, lanes_model.threads
     lengths = [[len(texts[i]) for i in g] for g in lanes_model.groups(texts)]
-    assert all(max(g) <= min(prev) for prev, g in zip(lengths, lengths[1:], strict=False)), lengths
+    assert all(max(g) <= min(prev) for prev, g in itertools.pairwise(lengths)), lengths
 
 
 async def test_concurrent_calls_on_the_lanes_each_get_their_own_vectors(
