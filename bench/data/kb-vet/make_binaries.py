@@ -107,9 +107,7 @@ def docx(path: Path) -> None:
     doc.add_heading("Gatos", level=2)
     doc.add_paragraph("O banho de gatos é feito só às terças e quintas, com uma tosadora especializada em felinos.")
     doc.add_heading("Táxi dog", level=2)
-    doc.add_paragraph(
-        "O táxi dog busca e leva o pet por R$ 25,00 por trecho, num raio de até 5 km da unidade."
-    )
+    doc.add_paragraph("O táxi dog busca e leva o pet por R$ 25,00 por trecho, num raio de até 5 km da unidade.")
     doc.add_heading("Pacote mensal", level=2)
     doc.add_paragraph("O pacote mensal de 4 banhos tem 15% de desconto sobre o preço avulso.")
     doc.save(str(path))
