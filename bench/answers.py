@@ -232,7 +232,11 @@ def main() -> None:
     ap.add_argument("--sets", default="kb-vet,kb-demo")
     ap.add_argument("--variants", default="legacy-v1,current")
     ap.add_argument("--out", default="answers")
-    ap.add_argument("--show-failures", action="store_true", help="print the failed rows (looks at the answers)")
+    ap.add_argument(
+        "--show-failures",
+        default="",
+        help="sets whose failed rows to print (looking at a held-out set's failures spends it)",
+    )
     args = ap.parse_args()
     sets, variants = args.sets.split(","), args.variants.split(",")
     with kb_platform(serve_app=False) as plat:
@@ -240,6 +244,8 @@ def main() -> None:
     lines = report(results)
     if args.show_failures:
         for name, res in results.items():
+            if name not in args.show_failures.split(","):
+                continue
             for variant, v in res["variants"].items():
                 for r in v["rows"]:
                     bad = [k for k in ("factual_ok", "handoff_ok", "unanswerable_ok", "name_ok") if r.get(k) is False]

@@ -67,6 +67,31 @@ async def test_memory_across_two_messages_of_a_thread(client, kb_member):
     assert second[0].data["thread_id"] == thread
 
 
+async def test_greeting_with_a_question_is_answered_and_the_name_is_remembered_in_the_thread(client, kb_member):
+    first = await run(
+        client, kb_member, "luddy", "Oi, meu nome é Joana Prates e quero saber se tem cupom de desconto pra personal"
+    )
+    done = first[-1].data
+    assert done["output"].startswith("Olá, Joana!") and "MEXEMARCO" in done["output"], done["output"]
+    assert "Fontes:" in done["output"]
+    assert not any(e.event == "tool.call" and e.data["name"] == "handoff_to_human" for e in first)
+    again = await run(client, kb_member, "luddy", "Qual é o meu nome?", thread_id=done["thread_id"])
+    assert again[-1].data["output"] == "Seu nome é Joana Prates."
+    # Thread memory, not tenant memory: another conversation does not know her name.
+    other = await run(client, kb_member, "luddy", "Qual é o meu nome?")
+    assert "Joana" not in other[-1].data["output"] and "ainda não me disse" in other[-1].data["output"]
+
+
+async def test_small_talk_is_answered_and_a_request_for_a_person_is_handed_over(client, kb_member):
+    hello = await run(client, kb_member, "luddy", "Boa noite! Tudo bem?")
+    assert hello[-1].data["output"] == "Olá! Como posso ajudar?"
+    assert not [e for e in hello if e.event == "tool.call"]
+    person = await run(client, kb_member, "luddy", "Oi, aqui é o Pedro, preciso falar com uma pessoa da equipe")
+    assert any(e.event == "tool.call" and e.data["name"] == "handoff_to_human" for e in person)
+    r = await client.get("/threads?limit=200", headers=kb_member.headers())
+    assert next(t for t in r.json()["items"] if t["id"] == person[-1].data["thread_id"])["status"] == "handoff"
+
+
 async def test_prompt_injection_document_changes_nothing(client, make_member, app_pool):
     m = await make_member()
     await load_kb_demo(client, m.headers(), [INJECTION_DOC, "promocoes-do-mes.md"])
