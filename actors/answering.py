@@ -96,6 +96,8 @@ def asked(question: str) -> set[str]:
     kinds = {kind for kind, rx in _ASKS.items() if rx.search(q)}
     if "duration" in kinds:
         kinds.discard("count")  # "quantos dias" asks for a duration
+    if not kinds and re.search(r"\b(?:quanto|qnto|qto)\b", q):
+        kinds = {"price", "percent", "count"}  # "multa de quanto?", "de quanto?": an amount of some kind
     return kinds
 
 

@@ -55,6 +55,7 @@ def test_asked_reads_what_value_the_question_wants() -> None:
     assert asked("Quantas pessoas cabem no grupo?") == {"count"}
     assert "count" in asked("qual o pedido mínimo?")
     assert asked("Vocês entregam em Campinas?") == set()
+    assert asked("Se eu cancelar pago multa de quanto?") == {"price", "percent", "count"}
 
 
 def test_the_sentence_with_the_asked_value_beats_the_heading_and_its_neighbours() -> None:
