@@ -173,9 +173,10 @@ async def _bench_inproc(env: dict[str, str], tenant_id: Any, runs: int) -> dict[
         for i in range(runs + 5):
             rid = uuid.uuid4()
             t0 = time.perf_counter()
-            await host.start_run(RunRequest(run_id=rid, tenant_id=tenant_id, agent="luddy", input=QUESTION))
-            got_first = None
-            after = "0-0"
+            ticket = await host.start_run(RunRequest(run_id=rid, tenant_id=tenant_id, agent="luddy", input=QUESTION))
+            # As the gateway does: run.started comes with the ticket, the rest from the buffer.
+            got_first = time.perf_counter() if ticket.started_id else None
+            after = ticket.started_id.split(":", 1)[1] if ticket.started_id else "0-0"
             while True:
                 evs = await host.events.read(tenant_id, rid, after, block_ms=1000)
                 got_first = got_first or time.perf_counter()
