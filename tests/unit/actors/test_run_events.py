@@ -80,3 +80,22 @@ async def test_a_failed_write_fails_the_next_emit_and_flush_and_nothing_after_it
     with pytest.raises(ConnectionError):
         await w.flush()
     assert fake.calls == []
+
+
+def test_plain_per_character_equals_nfkd_over_the_whole_text() -> None:
+    import unicodedata
+
+    from actors.guardrails import _plain
+
+    def reference(text: str) -> str:
+        nfkd = unicodedata.normalize("NFKD", text.lower())
+        return "".join(c for c in nfkd if not unicodedata.combining(c))
+
+    samples = [
+        "Política de Cancelamento: reembolso até 7 dias — R$ 1.200,00 à vista",
+        "ÁÉÍÓÚ ãõ ç Ç ñ ü ß ﬁ ½ ² ℃ Ⅻ 한국어 日本語 ǅ e\u0301\u0323 a\u0323\u0301 😀",
+        "plain ascii only",
+        "".join(chr(cp) for cp in range(0x80, 0x3000, 7)),
+    ]
+    for text in samples:
+        assert _plain(text) == reference(text)
