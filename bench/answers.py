@@ -1,7 +1,9 @@
 """Answer quality of Luddy with no LLM configured (the offline grounded answerer), on two
-Portuguese question sets: kb-vet (held out, ``bench/data/kb-vet``) and kb-demo (development).
+Portuguese question sets: kb-vet (held out, ``bench/data/kb-vet``), kb-vet-fresh (20 more
+questions on the same documents, written after the answerer changed and first run here) and
+kb-demo (development).
 
-    python -m bench.answers [--sets kb-vet,kb-demo] [--variants legacy-v1,current] [--out answers]
+    python -m bench.answers [--sets kb-vet,kb-vet-fresh,kb-demo] [--variants legacy-v1,current] [--out answers]
 
 For each set: a fresh tenant, the set's documents uploaded through ``POST /rag/uploads`` (the
 path a user takes: sniffing, parsing, OCR, chunking, embeddings), then every question sent to
@@ -44,7 +46,13 @@ import httpx
 from bench._common import table, write_result
 from bench._kb import KB_DEMO, kb_platform, load_average, upload_all, wait_uploads
 
-SETS = {"kb-vet": Path(__file__).parent / "data/kb-vet", "kb-demo": KB_DEMO}
+VET = Path(__file__).parent / "data/kb-vet"
+# name -> (folder with docs/, question file)
+SETS = {
+    "kb-vet": (VET, "questions.jsonl"),
+    "kb-vet-fresh": (VET, "questions-fresh.jsonl"),
+    "kb-demo": (KB_DEMO, "questions.jsonl"),
+}
 FACTUAL = {"fact", "two_part", "greeting", "paraphrase", "multi_hop", "ocr"}
 NO_HANDOFF = FACTUAL | {"name"}
 PRICE = re.compile(r"R\$\s*\d[\d.]*(?:,\d{1,2})?")
@@ -183,13 +191,13 @@ async def evaluate(plat_env: dict[str, str], sets: list[str], variants: list[str
         async with httpx.AsyncClient(transport=transport, base_url="http://answers", timeout=600) as client:
             plat = KbPlatform("", dict(os.environ), plat_env["DATABASE_OWNER_URL"])
             for name in sets:
-                root = SETS[name]
+                root, qfile = SETS[name]
                 _, headers = await plat.member(f"answers-{name}")
                 space = (await client.post("/rag/spaces", json={"name": name}, headers=headers)).json()["id"]
                 files = [(p.name, p.read_bytes()) for p in sorted((root / "docs").iterdir())]
                 uploads = await wait_uploads(client, headers, await upload_all(client, headers, space, files))
                 failed = [u["filename"] for u in uploads if u["status"] != "embedded"]
-                questions = [json.loads(x) for x in (root / "questions.jsonl").read_text().splitlines() if x.strip()]
+                questions = [json.loads(x) for x in (root / qfile).read_text().splitlines() if x.strip()]
                 results[name] = {"failed_uploads": failed, "variants": {}}
                 for variant in variants:
                     rows = await run_set(client, headers, questions, variant)
@@ -229,7 +237,7 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", default="kb-vet,kb-demo")
+    ap.add_argument("--sets", default="kb-vet,kb-vet-fresh,kb-demo")
     ap.add_argument("--variants", default="legacy-v1,current")
     ap.add_argument("--out", default="answers")
     ap.add_argument(
