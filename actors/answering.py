@@ -188,10 +188,12 @@ def _sentences(n: int, rank: int, text: str, heading: str) -> list[Unit]:
 
 
 def _weights(query_terms: set[str], pool: list[Unit]) -> dict[str, float]:
-    """Rarer words weigh more: log(1 + N / (1 + units holding the word))."""
+    """Rarer words weigh more: log(1 + N / (1 + units holding the word)). A word no unit or
+    heading holds counts half: chat words ("trampo", "kkk") should not sink a good match."""
     bags = [terms(u.text) for u in pool]
+    seen = set().union(*bags, *(terms(u.heading) for u in pool))
     total = len(bags)
-    return {t: math.log(1 + total / (1 + sum(t in b for b in bags))) for t in query_terms}
+    return {t: math.log(1 + total / (1 + sum(t in b for b in bags))) * (1.0 if t in seen else 0.5) for t in query_terms}
 
 
 def fold_words(text: str) -> str:
