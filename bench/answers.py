@@ -53,6 +53,7 @@ SETS = {
     "kb-vet-fresh": (VET, "questions-fresh.jsonl"),
     "kb-demo": (KB_DEMO, "questions.jsonl"),
 }
+ANSWERS_DATA = Path(".tridium/bench-answers")
 FACTUAL = {"fact", "two_part", "greeting", "paraphrase", "multi_hop", "ocr"}
 NO_HANDOFF = FACTUAL | {"name"}
 PRICE = re.compile(r"R\$\s*\d[\d.]*(?:,\d{1,2})?")
@@ -240,6 +241,8 @@ def main() -> None:
     ap.add_argument("--sets", default="kb-vet,kb-vet-fresh,kb-demo")
     ap.add_argument("--variants", default="legacy-v1,current")
     ap.add_argument("--out", default="answers")
+    ap.add_argument("--pg-port", type=int, default=54391)
+    ap.add_argument("--redis-port", type=int, default=63891)
     ap.add_argument(
         "--show-failures",
         default="",
@@ -247,7 +250,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     sets, variants = args.sets.split(","), args.variants.split(",")
-    with kb_platform(serve_app=False) as plat:
+    # Own ports and data dir: the other knowledge-base benchmarks use _kb's defaults.
+    with kb_platform(serve_app=False, pg_port=args.pg_port, redis_port=args.redis_port, data=ANSWERS_DATA) as plat:
         results = asyncio.run(evaluate(plat.env, sets, variants))
     lines = report(results)
     if args.show_failures:
