@@ -205,7 +205,6 @@ class RayRuntime:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RESTART_BUDGET_S
-        gone = 0
         pause = 0.1
         while True:
             h = await self.handle(tenant_id, agent)
@@ -221,11 +220,12 @@ class RayRuntime:
                 # incarnation instead of failing the caller.
                 if loop.time() + pause > deadline:
                     raise
-            except RayActorError:
-                # Passivated (exited for good): forget the handle, get-or-create again.
+            except RayActorError as exc:
+                # Passivated (exited for good) or reported dead while Ray restarts it: forget
+                # the handle and get-or-create again (the same actor if it is restarting).
+                # Only a constructor that fails is not worth waiting for.
                 self._handles.pop((tenant_id, agent), None)
-                gone += 1
-                if gone >= 4 or loop.time() + pause > deadline:
+                if exc.actor_init_failed or loop.time() + pause > deadline:
                     raise
                 log.info("agent actor gone; re-activating", extra={"agent": agent, "tenant_id": str(tenant_id)})
             await asyncio.sleep(pause)
