@@ -15,11 +15,13 @@ call through ``RayRuntime`` recreates it — idle tenants cost no memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +36,8 @@ log = logging.getLogger(__name__)
 NAMESPACE = "tridium-agents"
 # How long a call waits for a restarting (killed) actor before it fails.
 RESTART_BUDGET_S = 60.0
-SWITCH_INTERVAL_S = 0.0005  # the actor process's GIL switch interval (see AgentActor)
+SWITCH_INTERVAL_S = 0.0005  # the actor process's GIL switch interval once active (see AgentActor)
+WARM_UP_NICE = 10  # how much lower the CPU priority of an actor's post-activation warm-up is
 SERVE_APP = "tridium"  # the Serve application whose Searcher deployment agents search through
 _ENV_PREFIXES = ("TRIDIUM_", "DATABASE_", "REDIS_URL", "LLM_", "AGNO_", "OTEL_")
 # Methods of AgentHost callable through the actor; every one is safe to retry once after
@@ -53,10 +56,6 @@ class AgentActor:
     """Thin shell: builds the process's pool/clients and one ``AgentHost``, forwards calls."""
 
     def __init__(self, tenant_id: str, agent: str):
-        # Ray hands a call's result back from another thread, which needs the GIL: with the
-        # default 5 ms switch interval a run busy on the CPU (building its agent, composing
-        # an answer) holds every reply of this actor (start_run's included) for up to 5 ms.
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._tenant_id = UUID(tenant_id)
         self._agent = agent
         self._host: Any = None
@@ -89,6 +88,12 @@ class AgentActor:
                 self._host = host
                 self._watchdog = asyncio.create_task(self._watch_idle(settings.agent_idle_s))
                 self._warmup = asyncio.create_task(self._warm_up())
+                # Ray hands a call's result back from another thread, which needs the GIL:
+                # with the default 5 ms switch interval a run busy on the CPU (building its
+                # agent, composing an answer) holds every reply of this actor (start_run's
+                # included) for up to 5 ms. Set after activation: its imports are CPU-bound
+                # and would pass the GIL back and forth with Ray's threads every 0.5 ms.
+                sys.setswitchinterval(SWITCH_INTERVAL_S)
         return self._host
 
     async def _warm_up(self) -> None:
@@ -98,13 +103,19 @@ class AgentActor:
         that needs one of them meanwhile waits for the same import or lock, not twice."""
         from .tools import catalog
 
+        # One thread of its own at a lower CPU priority: on a busy node the head start must
+        # not take the CPU from other actors' activations and runs (it is best effort).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-warm-up", initializer=_lower_priority)
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.to_thread(importlib.import_module, f"{__package__}.agno_build")
+            await loop.run_in_executor(pool, importlib.import_module, f"{__package__}.agno_build")
             if "kb_search" in catalog(self._agent):
-                handle = await asyncio.to_thread(_searcher_handle)
+                handle = await loop.run_in_executor(pool, _searcher_handle)
                 await handle.model.remote()
         except Exception:  # only a head start: the first run does it (and reports) otherwise
             log.debug("agent warm-up failed", exc_info=True)
+        finally:
+            pool.shutdown(wait=False)
 
     async def call(self, method: str, *args: Any) -> Any:
         if method not in METHODS:
@@ -127,6 +138,12 @@ class AgentActor:
         for close in self._closers:
             await close()
         ray.actor.exit_actor()  # type: ignore[no-untyped-call]
+
+
+def _lower_priority() -> None:
+    """Nice the calling thread (Linux: priorities are per thread) by ``WARM_UP_NICE``."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + WARM_UP_NICE)
 
 
 _searcher: list[Any] = []  # this process's Searcher handle, once resolved
@@ -188,7 +205,6 @@ class RayRuntime:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RESTART_BUDGET_S
-        gone = 0
         pause = 0.1
         while True:
             h = await self.handle(tenant_id, agent)
@@ -204,11 +220,12 @@ class RayRuntime:
                 # incarnation instead of failing the caller.
                 if loop.time() + pause > deadline:
                     raise
-            except RayActorError:
-                # Passivated (exited for good): forget the handle, get-or-create again.
+            except RayActorError as exc:
+                # Passivated (exited for good) or reported dead while Ray restarts it: forget
+                # the handle and get-or-create again (the same actor if it is restarting).
+                # Only a constructor that fails is not worth waiting for.
                 self._handles.pop((tenant_id, agent), None)
-                gone += 1
-                if gone >= 4 or loop.time() + pause > deadline:
+                if exc.actor_init_failed or loop.time() + pause > deadline:
                     raise
                 log.info("agent actor gone; re-activating", extra={"agent": agent, "tenant_id": str(tenant_id)})
             await asyncio.sleep(pause)
