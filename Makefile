@@ -56,6 +56,7 @@ bench: install system-deps
 	$(BIN)/python -m bench.agents
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.rag_eval
+	$(BIN)/python -m bench.answers
 	$(BIN)/python -m bench.rag_latency
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.embed_device

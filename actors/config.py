@@ -33,6 +33,7 @@ class AgentConfig:
     guardrails: dict[str, Any]
     settings: dict[str, Any]
     prompts: tuple[PromptVersion, ...]  # active versions, one per bucket, sorted by bucket
+    stamp: str = ""  # changes with any change of the above (STAMP_SQL); "" = unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,23 @@ class AgentUpdate:
     prompts: tuple[PromptSpec, ...] | None = None
 
 
+# A stamp of the configuration that changes whenever it does: every write to the agent row
+# (``apply_update`` and ``ensure_agent`` always touch it) gives it a new ``xmin``, and the set
+# of active prompt rows with their ``xmin`` changes with any prompt insert, update or
+# deactivation. A host keeps its agent's configuration and re-reads it only when the stamp,
+# fetched with the run lookup it does anyway, differs (``config_stamp_and_run``).
+STAMP_SQL = """a.xmin::text || ':' || coalesce((select string_agg(p.id::text || '@' || p.xmin::text, ',' order by p.id)
+       from prompt_versions p where p.tenant_id = a.tenant_id and p.agent_id = a.id and p.active), '')"""
+
+_LOAD_SQL = f"""select a.id, a.name, a.role, a.tools, a.guardrails, a.settings, {STAMP_SQL} as stamp,
+       coalesce((select json_agg(json_build_object('id', p.id, 'version', p.version, 'text', p.text,
+                                                   'ab_bucket', p.ab_bucket, 'weight', p.weight)
+                                 order by p.ab_bucket, p.version desc)
+                 from prompt_versions p where p.tenant_id = a.tenant_id and p.agent_id = a.id and p.active),
+                '[]'::json) as prompts
+    from agents a where a.tenant_id = $1 and a.name = $2"""
+
+
 async def _active_prompts(conn: asyncpg.Connection, tenant_id: TenantId, agent_id: UUID) -> tuple[PromptVersion, ...]:
     rows = await conn.fetch(
         """select id, version, text, ab_bucket, weight from prompt_versions
@@ -68,20 +86,21 @@ async def _active_prompts(conn: asyncpg.Connection, tenant_id: TenantId, agent_i
         tenant_id,
         agent_id,
     )
+    return _latest_per_bucket(rows)
+
+
+def _latest_per_bucket(rows: Any) -> tuple[PromptVersion, ...]:
+    """Rows ordered by bucket, newest version first → the active version of each bucket."""
     seen: dict[str, PromptVersion] = {}
     for r in rows:
-        seen.setdefault(
-            r["ab_bucket"], PromptVersion(r["id"], r["version"], r["text"], r["ab_bucket"], float(r["weight"]))
-        )
+        pv = PromptVersion(UUID(str(r["id"])), r["version"], r["text"], r["ab_bucket"], float(r["weight"]))
+        seen.setdefault(pv.ab_bucket, pv)
     return tuple(seen.values())
 
 
 async def load_agent(conn: asyncpg.Connection, tenant_id: TenantId, name: str) -> AgentConfig | None:
-    row = await conn.fetchrow(
-        "select id, name, role, tools, guardrails, settings from agents where tenant_id = $1 and name = $2",
-        tenant_id,
-        name,
-    )
+    """The agent's configuration with its active prompts, in one statement (one snapshot)."""
+    row = await conn.fetchrow(_LOAD_SQL, tenant_id, name)
     if row is None:
         return None
     return AgentConfig(
@@ -91,7 +110,23 @@ async def load_agent(conn: asyncpg.Connection, tenant_id: TenantId, name: str) -
         tools=tuple(row["tools"]),
         guardrails=dict(row["guardrails"]),
         settings=dict(row["settings"]),
-        prompts=await _active_prompts(conn, tenant_id, row["id"]),
+        prompts=_latest_per_bucket(row["prompts"]),
+        stamp=row["stamp"],
+    )
+
+
+async def config_stamp_and_run(
+    conn: asyncpg.Connection, tenant_id: TenantId, name: str, run_id: UUID
+) -> asyncpg.Record | None:
+    """One round trip: the agent's configuration stamp and, if ``run_id`` exists, its thread
+    and status (``run_thread_id``/``run_status``); None when the agent has no row yet."""
+    return await conn.fetchrow(
+        f"""select {STAMP_SQL} as stamp, r.thread_id as run_thread_id, r.status as run_status
+            from agents a left join agent_runs r on r.tenant_id = a.tenant_id and r.id = $3
+            where a.tenant_id = $1 and a.name = $2""",
+        tenant_id,
+        name,
+        run_id,
     )
 
 
@@ -248,6 +283,7 @@ __all__ = [
     "PromptVersion",
     "apply_update",
     "config_dict",
+    "config_stamp_and_run",
     "ensure_agent",
     "list_prompt_versions",
     "load_agent",

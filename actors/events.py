@@ -3,11 +3,20 @@
 The agent appends; any gateway replica tails. An SSE event id is ``{run_id}:{entry_id}``
 (the stream entry id), so ``Last-Event-ID`` says both which run and where in it a client
 was: resuming reads the stream after that entry, on whichever replica it lands.
+
+A run writes its events through a ``RunEventWriter``: the run goes on while its events are
+written, in order, by one background task per run that sends everything pending in one
+pipeline (XADD per event, one EXPIRE). Events that pile up while a write is in flight go
+out together in the next one, so a burst (``tool.result`` + ``sources``, a few ``delta``)
+costs one Redis round trip and reaches readers as one read. ``flush()`` waits until all
+is in Redis: a run flushes before it is reported done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -48,13 +57,21 @@ class RunEventBuffer:
         return f"tridium:agents:run:{tenant_id}:{run_id}"
 
     async def append(self, tenant_id: UUID, run_id: UUID, event: str, data: dict[str, Any]) -> str:
+        (event_id,) = await self.append_many(tenant_id, run_id, [(event, encode(data))])
+        return event_id
+
+    async def append_many(self, tenant_id: UUID, run_id: UUID, events: Sequence[tuple[str, str]]) -> list[str]:
+        """Append (event, encoded data) pairs in order, in one round trip; their SSE ids."""
         key = self.key(tenant_id, run_id)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(key, {"e": event, "d": json.dumps(data, default=str)})
+            for event, data in events:
+                pipe.xadd(key, {"e": event, "d": data})
             pipe.expire(key, self._ttl)
-            entry, _ = await pipe.execute()
-        entry_id = entry.decode() if isinstance(entry, bytes) else str(entry)
-        return f"{run_id}:{entry_id}"
+            *entries, _ = await pipe.execute()
+        return [f"{run_id}:{e.decode() if isinstance(e, bytes) else e}" for e in entries]
+
+    def writer(self, tenant_id: UUID, run_id: UUID) -> RunEventWriter:
+        return RunEventWriter(self, tenant_id, run_id)
 
     async def read(
         self, tenant_id: UUID, run_id: UUID, after: str = "0-0", block_ms: int | None = None, count: int = 500
@@ -80,4 +97,48 @@ class RunEventBuffer:
         return bool(await self._redis.exists(self.key(tenant_id, run_id)))
 
 
-__all__ = ["RunEvent", "RunEventBuffer", "parse_event_id"]
+def encode(data: dict[str, Any]) -> str:
+    return json.dumps(data, default=str)
+
+
+class RunEventWriter:
+    """Ordered write-behind of one run's events (see the module docstring).
+
+    ``emit`` never waits for Redis; a failed write is raised by the next ``emit`` or by
+    ``flush`` (the run then fails as it did when each event was awaited), and the events
+    after it are not written (the stream never has a hole).
+    """
+
+    def __init__(self, buffer: RunEventBuffer, tenant_id: UUID, run_id: UUID):
+        self._buffer = buffer
+        self._tenant_id = tenant_id
+        self._run_id = run_id
+        self._pending: list[tuple[str, str]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self.last_id: str | None = None  # SSE id of the last event written
+
+    def emit(self, event: str, data: dict[str, Any]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pending.append((event, encode(data)))  # encoded now: the data may change later
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._pending and self._error is None:
+            batch, self._pending = self._pending, []
+            try:
+                self.last_id = (await self._buffer.append_many(self._tenant_id, self._run_id, batch))[-1]
+            except Exception as exc:  # noqa: BLE001 — raised in the run by the next emit/flush
+                self._error = exc
+
+    async def flush(self) -> None:
+        """Wait until every emitted event is in Redis (raises a failed write)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+        if self._error is not None:
+            raise self._error
+
+
+__all__ = ["RunEvent", "RunEventBuffer", "RunEventWriter", "parse_event_id"]

@@ -19,6 +19,7 @@ The tool allowlist is enforced in ``actors.tools`` (server-side, per call).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -124,22 +125,40 @@ _STOP = frozenset(
 POLICY_COVERAGE = 0.6  # share of a policy sentence's content words the evidence must hold
 
 
+class _Stripped(dict[int, str]):
+    """A code point -> its NFKD form without combining marks, worked out on first sight."""
+
+    def __missing__(self, cp: int) -> str:
+        out = "".join(c for c in unicodedata.normalize("NFKD", chr(cp)) if not unicodedata.combining(c))
+        self[cp] = out
+        return out
+
+
+_STRIPPED = _Stripped()
+
+
 def _plain(text: str) -> str:
-    nfkd = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in nfkd if not unicodedata.combining(c))
+    """Lowercase without accents: NFKD minus combining marks. Per character (``translate``)
+    it is the same as over the whole text — NFKD decomposes each character on its own and
+    only reorders combining marks, which go — at a fraction of the cost (it runs on every
+    released sentence and every piece of evidence)."""
+    low = text.lower()
+    return low if low.isascii() else low.translate(_STRIPPED)
 
 
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(_plain(text)) if len(w) >= 4 and w not in _STOP}
+def _content_words(text: str, *, plain: str | None = None) -> set[str]:
+    return {w for w in _WORD.findall(_plain(text) if plain is None else plain) if len(w) >= 4 and w not in _STOP}
 
 
 _BOUNDARY = re.compile(r"[.!?]+(?=\s)|\n")
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def fold(text: str) -> str:
     """Lowercase, strip accents and whitespace: the form claims are compared in."""
-    nfkd = unicodedata.normalize("NFKD", text.lower())
-    return re.sub(r"\s+", "", "".join(c for c in nfkd if not unicodedata.combining(c)))
+    return _SPACES.sub("", _plain(text))
 
 
 def _split(text: str) -> list[str]:
@@ -186,10 +205,12 @@ class GroundingFilter:
         """Evidence of the run. ``source=False`` (the customer's own words) grounds values
         the customer gave, never a policy: rules come from sources and tool results only."""
         self.evidence.append(text)
-        self._folded += "\n" + fold(text)
+        plain = _plain(text)  # once: tool results are long
+        folded = _SPACES.sub("", plain)
+        self._folded += "\n" + folded
         if source:
-            self._policy_folded += "\n" + fold(text)
-            self._words |= _content_words(text)
+            self._policy_folded += "\n" + folded
+            self._words |= _content_words(text, plain=plain)
 
     def _policy_grounded(self, sentence: str) -> bool:
         own = _QUOTED.sub(" ", sentence)  # quoting the customer ("sua mensagem foi: “…”") states no rule
@@ -264,10 +285,17 @@ def asks_for_system_prompt(text: str) -> bool:
     return bool(_LEAK.search(text))
 
 
+@functools.lru_cache(maxsize=64)
+def _fold_instructions(instructions: str) -> str:
+    # The same few instruction texts (one per agent and prompt version) are checked against
+    # every released sentence of every run: fold each once.
+    return fold(instructions)
+
+
 def leaks_instructions(output: str, instructions: str, window: int = 60) -> bool:
     """True when the output quotes a long stretch of the system instructions."""
     out = fold(output)
-    ins = fold(instructions)
+    ins = _fold_instructions(instructions)
     if len(ins) < window:
         return bool(ins) and ins in out
     return any(ins[i : i + window] in out for i in range(0, len(ins) - window + 1, window // 2))

@@ -6,6 +6,13 @@ allowlist, guardrails), streams its events into the run's Redis buffer and recor
 run and the conversation turn in Postgres. Turns of one thread are serialised (FIFO lock):
 a second message while a run is in progress waits its turn instead of interleaving.
 
+A run costs two durable commits: one when it starts (the run record and, when the
+thread's turn is free, the user's message) and one when it ends (the record's outcome and
+the answer). The configuration is kept between runs and re-read only when its stamp
+changes (``actors.config.STAMP_SQL``, fetched with the run lookup). Events are written
+behind the run, in order (``actors.events.RunEventWriter``), and flushed before the run
+is reported done.
+
 Everything the host needs is injected (``HostDeps``), so tests run it without Ray.
 """
 
@@ -33,11 +40,10 @@ from db.pool import tenant_tx
 from . import memory
 from .agents import AGENT_CLASSES
 from .base import BaseAgent
-from .config import AgentConfig, PromptVersion, ensure_agent, pick_prompt
-from .events import RunEventBuffer
+from .config import AgentConfig, PromptVersion, config_stamp_and_run, ensure_agent, pick_prompt
+from .events import RunEventBuffer, RunEventWriter
 from .guardrails import GroundingFilter, leaks_instructions
-from .offline_model import MODEL_NAME
-from .planning import REFUSE_INTERNALS, Turn
+from .planning import MODEL_NAME, REFUSE_INTERNALS, Turn
 from .schemas import AgentMessage, AgentReply, RunRequest, RunTicket, ToolInvokeRequest
 from .search import SearchFn
 from .tools import REGISTRY, PaymentsPort, ToolContext, brl, catalog, execute
@@ -70,12 +76,22 @@ class HostDeps:
 
 
 @dataclass
+class _TurnStart:
+    """What a turn starts from, read (and the user's message written) holding the turn lock."""
+
+    thread_status: str | None
+    past: list[tuple[str, str]]
+
+
+@dataclass
 class _Run:
     request: RunRequest
     thread_id: UUID
     config: AgentConfig
     prompt: PromptVersion
     model_name: str
+    writer: RunEventWriter | None = None
+    turn: _TurnStart | None = None  # set when start_run took the thread's turn at once
     task: asyncio.Task[None] | None = None
     detach_timer: asyncio.TimerHandle | None = None
     watchers: int = 1  # SSE streams attached (the one that started it counts)
@@ -96,6 +112,7 @@ class AgentHost:
         self._locks: dict[UUID, asyncio.Lock] = {}
         self._activated = False
         self._activation_lock = asyncio.Lock()
+        self._config: AgentConfig | None = None  # kept between runs, checked by stamp
         self.activated_at = time.time()
         self.last_activity = time.monotonic()
         self.runs_started = 0
@@ -111,6 +128,7 @@ class AgentHost:
             async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
                 config = await ensure_agent(conn, self.tenant_id, self.agent, self.impl.defaults())
                 self.interrupted_on_activation = await memory.interrupt_stale_runs(conn, self.tenant_id, config.id)
+            self._config = config
             self._activated = True
 
     def busy(self) -> bool:
@@ -150,52 +168,129 @@ class AgentHost:
         return MODEL_NAME
 
     async def start_run(self, req: RunRequest) -> RunTicket:
-        """Register the run and start it; the same ``run_id`` again returns the existing run."""
+        """Register the run and start it; the same ``run_id`` again returns the existing run.
+
+        When the thread's turn is free (always for a new thread) the run takes it here, and
+        the transaction that records the run also reads the history and writes the user's
+        message. A run queued behind another one of its thread does that when its turn comes.
+        """
         self.last_activity = time.monotonic()
         await self.activate()
         known = self._runs.get(req.run_id)
         if known is not None:
             return RunTicket(run_id=req.run_id, thread_id=known.thread_id, status=known.status, existing=True)
-        async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
-            found = await memory.find_run(conn, self.tenant_id, req.run_id)
-            if found is not None:
-                return RunTicket(run_id=req.run_id, thread_id=found["thread_id"], status=found["status"], existing=True)
-            config = await ensure_agent(conn, self.tenant_id, self.agent, self.impl.defaults())
-            thread = await memory.ensure_thread(conn, self.tenant_id, req.thread_id, self.agent, req.run_id)
-            prompt = pick_prompt(config.prompts, thread["id"])
-            model_name = self._model_name(config)
-            await memory.create_run(
-                conn,
-                self.tenant_id,
-                run_id=req.run_id,
-                agent_id=config.id,
-                thread_id=thread["id"],
-                input_=req.input,
-                model=model_name,
-                prompt_version_id=prompt.id,
-                ab_bucket=prompt.ab_bucket,
-            )
-        run = _Run(req, thread["id"], config, prompt, model_name)
-        lock = self._locks.setdefault(run.thread_id, asyncio.Lock())
-        await self.events.append(
-            self.tenant_id,
-            req.run_id,
-            "run.started",
-            {
-                "run_id": str(req.run_id),
-                "thread_id": str(run.thread_id),
-                "agent": self.agent,
-                "model": model_name,
-                "prompt_version_id": str(prompt.id),
-                "prompt_version": prompt.version,
-                "ab_bucket": prompt.ab_bucket,
-                "queued": lock.locked(),
-            },
-        )
+        lock: asyncio.Lock | None = None
+        key = req.thread_id
+        queued = owned = False
+        if key is not None:
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            queued = lock.locked()
+            if not queued:
+                await lock.acquire()  # free and nobody waiting: taken without yielding
+                owned = True
+        run: _Run | None = None
+        try:
+            async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+                found, config = await self._config_or_run(conn, req.run_id)
+                if found is not None:
+                    return RunTicket(run_id=req.run_id, thread_id=found[0], status=found[1], existing=True)
+                thread = await memory.ensure_thread(conn, self.tenant_id, req.thread_id, self.agent, req.run_id)
+                if lock is None:  # a new thread: no one can name it before this commits
+                    key = thread["id"]
+                    lock = self._locks.setdefault(key, asyncio.Lock())
+                    await lock.acquire()
+                    owned = True
+                prompt = pick_prompt(config.prompts, thread["id"])
+                model_name = self._model_name(config)
+                await memory.create_run(
+                    conn,
+                    self.tenant_id,
+                    run_id=req.run_id,
+                    agent_id=config.id,
+                    thread_id=thread["id"],
+                    input_=req.input,
+                    model=model_name,
+                    prompt_version_id=prompt.id,
+                    ab_bucket=prompt.ab_bucket,
+                )
+                turn = None
+                if owned:
+                    new_thread = req.thread_id is None  # no history to read
+                    turn = await self._begin_turn(conn, req, thread["id"], thread["status"], new_thread=new_thread)
+            writer = self.events.writer(self.tenant_id, req.run_id)
+            run = _Run(req, thread["id"], config, prompt, model_name, writer, turn)
+        finally:
+            if run is None and owned and lock is not None and key is not None:
+                lock.release()
+                self._forget_lock(key, lock)
+        assert run is not None and run.writer is not None and lock is not None
+        started = {
+            "run_id": str(req.run_id),
+            "thread_id": str(run.thread_id),
+            "agent": self.agent,
+            "model": model_name,
+            "prompt_version_id": str(prompt.id),
+            "prompt_version": prompt.version,
+            "ab_bucket": prompt.ab_bucket,
+            "queued": queued,
+        }
+        run.writer.emit("run.started", started)
         self._runs[req.run_id] = run
         self.runs_started += 1
-        run.task = asyncio.create_task(self._execute(run, lock), name=f"run-{req.run_id}")
-        return RunTicket(run_id=req.run_id, thread_id=run.thread_id, status="running")
+        try:
+            # run.started is in the buffer when the caller hears of the run (and a broken
+            # Redis fails the call); the run starts after, so its first CPU-bound stretch
+            # (building the agent) does not delay that.
+            await run.writer.flush()
+        finally:  # even then: the run fails at its first event and is recorded so
+            run.task = asyncio.create_task(self._execute(run, lock), name=f"run-{req.run_id}")
+        return RunTicket(
+            run_id=req.run_id,
+            thread_id=run.thread_id,
+            status="running",
+            started_id=run.writer.last_id,
+            started=started,
+        )
+
+    async def _config_or_run(
+        self, conn: asyncpg.Connection, run_id: UUID
+    ) -> tuple[tuple[UUID, str] | None, AgentConfig]:
+        """(thread, status) of ``run_id`` if it exists, and the agent's configuration: the
+        kept one unless its stamp changed. One round trip when nothing changed."""
+        row = await config_stamp_and_run(conn, self.tenant_id, self.agent, run_id)
+        config = self._config
+        if row is None:  # no agent row (yet): the long way
+            prior = await memory.find_run(conn, self.tenant_id, run_id)
+            if prior is not None:
+                assert config is not None
+                return (prior["thread_id"], prior["status"]), config
+            config = None
+        elif row["run_status"] is not None:
+            assert config is not None
+            return (row["run_thread_id"], row["run_status"]), config
+        if config is None or row is None or config.stamp != row["stamp"] or not config.prompts:
+            config = self._config = await ensure_agent(conn, self.tenant_id, self.agent, self.impl.defaults())
+        return None, config
+
+    async def _begin_turn(
+        self, conn: asyncpg.Connection, req: RunRequest, thread_id: UUID, status: str | None, *, new_thread: bool
+    ) -> _TurnStart:
+        """The thread's history so far, then the user's message (holding the turn lock)."""
+        past = [] if new_thread else await memory.history(conn, self.tenant_id, thread_id, self.agent)
+        await memory.append_message(
+            conn,
+            self.tenant_id,
+            thread_id,
+            direction="in",
+            sender=req.principal or "customer",
+            body=req.input,
+            meta={"agent": self.agent, "run_id": str(req.run_id), "context": req.context},
+        )
+        return _TurnStart(status, past)
+
+    def _forget_lock(self, thread_id: UUID, lock: asyncio.Lock) -> None:
+        if not lock.locked() and self._locks.get(thread_id) is lock:
+            self._locks.pop(thread_id, None)
 
     async def run_alive(self, run_id: UUID) -> bool:
         run = self._runs.get(run_id)
@@ -241,15 +336,32 @@ class AgentHost:
             run.detach_timer = None
 
     async def _emit(self, run: _Run, event: str, data: dict[str, Any]) -> None:
-        await self.events.append(self.tenant_id, run.request.run_id, event, data)
+        """Queue an event of the run (written behind it, in order; see ``_finish``).
+
+        One turn of the loop, not a Redis round trip: enough for the writer to send what is
+        pending, and for the loop to take what arrived, while the run goes on.
+        """
+        assert run.writer is not None
+        run.writer.emit(event, data)
+        await asyncio.sleep(0)
 
     async def _execute(self, run: _Run, lock: asyncio.Lock) -> None:
         req = run.request
         state = _RunState(evidence=GroundingFilter())
+        held = run.turn is not None  # start_run took the thread's turn for this run
         try:
-            async with lock:
+            try:
+                # One turn of the loop first: start_run's reply leaves before the run's first
+                # CPU-bound stretch (building the agent), not after it (see runtime.AgentActor).
+                await asyncio.sleep(0)
+                if not held:  # queued behind another run of the thread: wait for the turn
+                    await lock.acquire()
+                    held = True
                 state.t0 = time.perf_counter()
                 await self._run_turn(run, state)
+            finally:
+                if held:
+                    lock.release()
         except asyncio.CancelledError:
             run.status = "cancelled"
             await self._finish(run, state, "cancelled", error="cancelled: the client went away or cancelled the run")
@@ -261,27 +373,21 @@ class AgentHost:
         finally:
             run.done.set()
             self.last_activity = time.monotonic()
-            if not lock.locked() and self._locks.get(run.thread_id) is lock:
-                self._locks.pop(run.thread_id, None)
+            self._forget_lock(run.thread_id, lock)
             asyncio.get_running_loop().call_later(60, self._runs.pop, req.run_id, None)
 
     async def _run_turn(self, run: _Run, state: _RunState) -> None:
         from .agno_build import build_agent, history_messages
 
         req = run.request
-        async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
-            thread = await memory.thread_state(conn, self.tenant_id, run.thread_id)
-            past = await memory.history(conn, self.tenant_id, run.thread_id, self.agent)
-            await memory.append_message(
-                conn,
-                self.tenant_id,
-                run.thread_id,
-                direction="in",
-                sender=req.principal or "customer",
-                body=req.input,
-                meta={"agent": self.agent, "run_id": str(req.run_id), "context": req.context},
-            )
-        if self.agent == "luddy" and thread is not None and thread["status"] == "handoff":
+        turn_start = run.turn
+        if turn_start is None:
+            async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
+                thread = await memory.thread_state(conn, self.tenant_id, run.thread_id)
+                status = None if thread is None else thread["status"]
+                turn_start = await self._begin_turn(conn, req, run.thread_id, status, new_thread=False)
+        past = turn_start.past
+        if self.agent == "luddy" and turn_start.thread_status == "handoff":
             # A human has the conversation: record the message, do not auto-reply.
             state.handoff = True
             await self._complete(run, state)
@@ -354,6 +460,9 @@ class AgentHost:
         output = "".join(state.output)
         latency_ms = int((time.perf_counter() - state.t0) * 1000) if state.t0 else 0
         cost = self._cost(state, run.model_name)
+        answer = None
+        if status == "completed" and output:  # the agent's turn, in the thread's memory
+            answer = (run.thread_id, self.agent, {"agent": self.agent, "run_id": str(req.run_id)})
 
         async def record() -> None:
             async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
@@ -370,17 +479,8 @@ class AgentHost:
                     cost=cost,
                     latency_ms=latency_ms,
                     error=error,
+                    answer=answer,
                 )
-                if status == "completed" and output:
-                    await memory.append_message(
-                        conn,
-                        self.tenant_id,
-                        run.thread_id,
-                        direction="out",
-                        sender=self.agent,
-                        body=output,
-                        meta={"agent": self.agent, "run_id": str(req.run_id)},
-                    )
             if status == "completed":
                 await self._emit(
                     run,
@@ -403,6 +503,8 @@ class AgentHost:
                 )
             else:
                 await self._emit(run, "error", {"run_id": str(req.run_id), "code": status, "message": error})
+            assert run.writer is not None
+            await run.writer.flush()  # every event, the terminal one last, is in Redis before done
 
         # Recording must survive the cancellation that may have brought us here.
         await asyncio.shield(record())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from .answering import Message, answer, asks_for_name, greet, read_message, remembered_name
 from .base import BaseAgent
 from .guardrails import asks_for_system_prompt, is_angry, wants_human
 from .planning import NOT_FOUND, REFUSE_INTERNALS, Plan, Turn, grounded_answer, recall
@@ -13,6 +14,9 @@ from .tools import _BUY, HANDOFF_TEXT
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _PHONE = re.compile(r"\(?\d{2}\)?\s?9?\d{4}[-\s]?\d{4}")
+# The answerer before issue 9, kept selectable (guardrail ``answerer``) so bench/answers.py
+# can measure old and new on the same index in one run.
+LEGACY_ANSWERER = "legacy-v1"
 
 
 class Luddy(BaseAgent):
@@ -36,6 +40,51 @@ class Luddy(BaseAgent):
     default_guardrails: ClassVar[dict[str, Any]] = {"handoff_on_low_confidence": True}
 
     def plan(self, turn: Turn) -> Plan:
+        if turn.guardrails.get("answerer") == LEGACY_ANSWERER:
+            return self._plan_legacy(turn)
+        text = turn.user_input
+        if not turn.outcomes:
+            if asks_for_system_prompt(text):
+                return Plan.say(REFUSE_INTERNALS)
+            if asks_for_name(text):
+                name = remembered_name(turn.history) or turn.context.get("name")
+                if name:
+                    return Plan.say(f"Seu nome é {name}.")
+                return Plan.say("Você ainda não me disse seu nome nesta conversa. Como você se chama?")
+            remembered = recall(turn)
+            if remembered:
+                return Plan.say(remembered)
+        # Handover only when the customer asks for a person (or is angry) ...
+        if wants_human(text) or is_angry(text):
+            if turn.may("handoff_to_human"):
+                return Plan.call("handoff_to_human", reason="requested" if wants_human(text) else "anger")
+            return Plan.say(f"Entendi. {HANDOFF_TEXT}" if turn.done("handoff_to_human") else NOT_FOUND)
+        msg = read_message(text)
+        buying = bool(re.search(_BUY, text, re.IGNORECASE))
+        if buying or _EMAIL.search(text) or _PHONE.search(text):
+            return self._sales(turn, buying=buying, name=msg.name)
+        if not msg.question:
+            # A greeting or a name and nothing to look up: greet (by name), never hand over.
+            return Plan.say(f"{greet(msg.name)} Como posso ajudar?")
+        return self._answer(turn, msg)
+
+    def _answer(self, turn: Turn, msg: Message) -> Plan:
+        # ... or when nothing relevant is found in the knowledge base.
+        if turn.may("kb_search"):
+            return Plan.call("kb_search", query=msg.question[:500], k=6)
+        found = turn.done("kb_search")
+        text = answer(msg.question, found.result.get("sources", [])) if found else None
+        hello = f"{greet(msg.name)} " if msg.name else ""
+        if text:
+            return Plan.say(hello + text)
+        if turn.guardrails.get("handoff_on_low_confidence", True) and turn.may("handoff_to_human"):
+            return Plan.call("handoff_to_human", reason="low_confidence")
+        if turn.done("handoff_to_human"):
+            return Plan.say(f"{hello}{NOT_FOUND} {HANDOFF_TEXT}")
+        return Plan.say(hello + NOT_FOUND)
+
+    def _plan_legacy(self, turn: Turn) -> Plan:
+        """The decisions and answerer as they were before issue 9 (for the benchmark's baseline)."""
         text = turn.user_input
         if asks_for_system_prompt(text) and not turn.outcomes:
             return Plan.say(REFUSE_INTERNALS)
@@ -48,22 +97,19 @@ class Luddy(BaseAgent):
             return Plan.say(f"Entendi. {HANDOFF_TEXT}" if turn.done("handoff_to_human") else NOT_FOUND)
         if re.search(_BUY, text, re.IGNORECASE) or _EMAIL.search(text) or _PHONE.search(text):
             return self._sales(turn, buying=bool(re.search(_BUY, text, re.IGNORECASE)))
-        return self._answer(turn)
-
-    def _answer(self, turn: Turn) -> Plan:
         if turn.may("kb_search"):
             return Plan.call("kb_search", query=turn.user_input[:500], k=4)
         found = turn.done("kb_search")
-        answer = grounded_answer(turn.user_input, found.result.get("sources", [])) if found else None
-        if answer:
-            return Plan.say(answer)
+        grounded = grounded_answer(turn.user_input, found.result.get("sources", [])) if found else None
+        if grounded:
+            return Plan.say(grounded)
         if turn.guardrails.get("handoff_on_low_confidence", True) and turn.may("handoff_to_human"):
             return Plan.call("handoff_to_human", reason="low_confidence")
         if turn.done("handoff_to_human"):
             return Plan.say(f"{NOT_FOUND} {HANDOFF_TEXT}")
         return Plan.say(NOT_FOUND)
 
-    def _sales(self, turn: Turn, *, buying: bool) -> Plan:
+    def _sales(self, turn: Turn, *, buying: bool, name: str | None = None) -> Plan:
         ctx = turn.context
         if turn.may("qualify_lead"):
             return Plan.call("qualify_lead")
@@ -73,7 +119,7 @@ class Luddy(BaseAgent):
             email = _EMAIL.search(turn.user_input)
             phone = _PHONE.search(turn.user_input)
             args: dict[str, Any] = {
-                "name": ctx.get("name"),
+                "name": name or ctx.get("name"),
                 "email": email.group(0) if email else None,
                 "phone": phone.group(0) if phone else None,
                 "source": ctx.get("source"),

@@ -119,6 +119,11 @@ async def create_run(
     )
 
 
+_FINISH_SQL = """update agent_runs set status = $3, output = $4, sources = $5, tool_calls = $6, tokens_in = $7,
+              tokens_out = $8, cost = $9, latency_ms = $10, error = $11, finished_at = now()
+       where tenant_id = $1 and id = $2"""
+
+
 async def finish_run(
     conn: asyncpg.Connection,
     tenant_id: TenantId,
@@ -133,23 +138,19 @@ async def finish_run(
     cost: float,
     latency_ms: int,
     error: str | None = None,
+    answer: tuple[UUID, str, dict[str, Any]] | None = None,
 ) -> None:
-    await conn.execute(
-        """update agent_runs set status = $3, output = $4, sources = $5, tool_calls = $6, tokens_in = $7,
-                  tokens_out = $8, cost = $9, latency_ms = $10, error = $11, finished_at = now()
-           where tenant_id = $1 and id = $2""",
-        tenant_id,
-        run_id,
-        status,
-        output,
-        sources,
-        tool_calls,
-        tokens_in,
-        tokens_out,
-        cost,
-        latency_ms,
-        error,
-    )
+    """Record the run's outcome. With ``answer`` (thread, sender, meta) the same statement
+    writes the agent's turn (``output``) into the thread: one round trip, not two."""
+    args: list[Any] = [tenant_id, run_id, status, output, sources, tool_calls, tokens_in, tokens_out, cost]
+    args += [latency_ms, error]
+    sql = _FINISH_SQL
+    if answer is not None:
+        sql = f"""with finished as ({_FINISH_SQL})
+            insert into messages (tenant_id, thread_id, direction, sender, body, meta)
+            values ($1, $12, 'out', $13, $4, $14)"""
+        args += list(answer)
+    await conn.execute(sql, *args)
 
 
 async def interrupt_stale_runs(conn: asyncpg.Connection, tenant_id: TenantId, agent_id: UUID) -> int:

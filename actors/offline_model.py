@@ -21,9 +21,7 @@ from agno.models.base import Model
 from agno.models.message import Message
 from agno.models.response import ModelResponse
 
-from .planning import Plan, ToolOutcome, Turn
-
-MODEL_NAME = "offline-grounded-v1"
+from .planning import MODEL_NAME, Plan, ToolOutcome, Turn
 
 Planner = Callable[[Turn], Plan]
 

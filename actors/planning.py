@@ -22,6 +22,9 @@ oi ola bom boa dia tarde noite obrigado obrigada favor pode posso quero queria g
 the and for you vocês
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+# The offline model's name, recorded in every run it answers (here, not in offline_model,
+# so that knowing it does not import agno).
+MODEL_NAME = "offline-grounded-v1"
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ REFUSE_INTERNALS = (
 )
 
 __all__ = [
+    "MODEL_NAME",
     "NOT_FOUND",
     "REFUSE_INTERNALS",
     "Plan",

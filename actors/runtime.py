@@ -15,8 +15,13 @@ call through ``RayRuntime`` recreates it — idle tenants cost no memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import logging
 import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +34,10 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 NAMESPACE = "tridium-agents"
+# How long a call waits for a restarting (killed) actor before it fails.
+RESTART_BUDGET_S = 60.0
+SWITCH_INTERVAL_S = 0.0005  # the actor process's GIL switch interval once active (see AgentActor)
+WARM_UP_NICE = 10  # how much lower the CPU priority of an actor's post-activation warm-up is
 SERVE_APP = "tridium"  # the Serve application whose Searcher deployment agents search through
 _ENV_PREFIXES = ("TRIDIUM_", "DATABASE_", "REDIS_URL", "LLM_", "AGNO_", "OTEL_")
 # Methods of AgentHost callable through the actor; every one is safe to retry once after
@@ -52,6 +61,7 @@ class AgentActor:
         self._host: Any = None
         self._lock = asyncio.Lock()
         self._watchdog: asyncio.Task[None] | None = None
+        self._warmup: asyncio.Task[None] | None = None
         self._closers: list[Any] = []
 
     async def _ensure(self) -> Any:
@@ -77,7 +87,35 @@ class AgentActor:
                 self._closers = [client.aclose, pool.close]
                 self._host = host
                 self._watchdog = asyncio.create_task(self._watch_idle(settings.agent_idle_s))
+                self._warmup = asyncio.create_task(self._warm_up())
+                # Ray hands a call's result back from another thread, which needs the GIL:
+                # with the default 5 ms switch interval a run busy on the CPU (building its
+                # agent, composing an answer) holds every reply of this actor (start_run's
+                # included) for up to 5 ms. Set after activation: its imports are CPU-bound
+                # and would pass the GIL back and forth with Ray's threads every 0.5 ms.
+                sys.setswitchinterval(SWITCH_INTERVAL_S)
         return self._host
+
+    async def _warm_up(self) -> None:
+        """After activation, off the caller's path: what a first run would otherwise wait
+        for — agno (imported when the agent is first built) and, for agents that search,
+        the Searcher handle (``ray.serve`` import, controller lookup, router start). A run
+        that needs one of them meanwhile waits for the same import or lock, not twice."""
+        from .tools import catalog
+
+        # One thread of its own at a lower CPU priority: on a busy node the head start must
+        # not take the CPU from other actors' activations and runs (it is best effort).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-warm-up", initializer=_lower_priority)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(pool, importlib.import_module, f"{__package__}.agno_build")
+            if "kb_search" in catalog(self._agent):
+                handle = await loop.run_in_executor(pool, _searcher_handle)
+                await handle.model.remote()
+        except Exception:  # only a head start: the first run does it (and reports) otherwise
+            log.debug("agent warm-up failed", exc_info=True)
+        finally:
+            pool.shutdown(wait=False)
 
     async def call(self, method: str, *args: Any) -> Any:
         if method not in METHODS:
@@ -102,11 +140,27 @@ class AgentActor:
         ray.actor.exit_actor()  # type: ignore[no-untyped-call]
 
 
-def _searcher_handle() -> Any:
-    """The Searcher deployment's handle (imports Serve only when an agent first searches)."""
-    from ray import serve
+def _lower_priority() -> None:
+    """Nice the calling thread (Linux: priorities are per thread) by ``WARM_UP_NICE``."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + WARM_UP_NICE)
 
-    return serve.get_deployment_handle("Searcher", app_name=SERVE_APP)
+
+_searcher: list[Any] = []  # this process's Searcher handle, once resolved
+_searcher_lock = threading.Lock()
+
+
+def _searcher_handle() -> Any:
+    """The Searcher deployment's handle, one per process (blocking: call it in a thread).
+
+    Imports Serve only then: an actor's activation does not pay for it (``_warm_up`` does,
+    in the background, or the first search)."""
+    with _searcher_lock:
+        if not _searcher:
+            from ray import serve
+
+            _searcher.append(serve.get_deployment_handle("Searcher", app_name=SERVE_APP))
+        return _searcher[0]
 
 
 def _actor_env() -> dict[str, str]:
@@ -142,8 +196,17 @@ class RayRuntime:
         return h
 
     async def call(self, tenant_id: UUID, agent: str, method: str, *args: Any) -> Any:
-        attempts = 4
-        for attempt in range(1, attempts + 1):
+        """Call ``method`` on the agent's actor, riding out its restart or passivation.
+
+        While Ray restarts a killed actor every call fails with ``ActorUnavailableError``
+        after ~2 s, however long the restart takes (a worker process start: 1-2 s here, far
+        more on a loaded box), so the retry is bounded by time (``RESTART_BUDGET_S``), not by
+        a count that a slow restart outlasts. Every method is safe to repeat (``METHODS``).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESTART_BUDGET_S
+        pause = 0.1
+        while True:
             h = await self.handle(tenant_id, agent)
             try:
                 return await h.call.remote(method, *args)
@@ -155,16 +218,18 @@ class RayRuntime:
             except ActorUnavailableError:
                 # Killed and being restarted by Ray (max_restarts=-1): wait for the new
                 # incarnation instead of failing the caller.
-                if attempt == attempts:
+                if loop.time() + pause > deadline:
                     raise
-                await asyncio.sleep(0.25 * attempt)
-            except RayActorError:
-                # Passivated (exited for good): forget the handle, get-or-create again.
+            except RayActorError as exc:
+                # Passivated (exited for good) or reported dead while Ray restarts it: forget
+                # the handle and get-or-create again (the same actor if it is restarting).
+                # Only a constructor that fails is not worth waiting for.
                 self._handles.pop((tenant_id, agent), None)
-                if attempt == attempts:
+                if exc.actor_init_failed or loop.time() + pause > deadline:
                     raise
                 log.info("agent actor gone; re-activating", extra={"agent": agent, "tenant_id": str(tenant_id)})
-        raise AssertionError("unreachable")
+            await asyncio.sleep(pause)
+            pause = min(1.0, pause * 2)
 
     async def close(self) -> None:
         self._handles.clear()

@@ -41,6 +41,11 @@ class RunTicket(_Msg):
     thread_id: UUID
     status: str
     existing: bool = False
+    # A new run's first event (``run.started``), already in its buffer: the gateway sends it
+    # at once and reads the buffer after ``started_id`` (one Redis read less before the
+    # first byte).
+    started_id: str | None = None
+    started: dict[str, Any] | None = None
 
 
 class ToolInvokeRequest(_Msg):

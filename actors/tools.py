@@ -15,6 +15,7 @@ Descriptions are prompts for the model: they are product copy, keep them exact.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -77,9 +78,17 @@ class ToolSpec:
     uses_db: bool = True
 
     def json_schema(self) -> dict[str, Any]:
-        schema = self.args.model_json_schema()
-        schema.pop("title", None)
+        # Generated once per model (every run builds its agent's tools); each caller gets
+        # its own copy, which it may change.
+        schema: dict[str, Any] = json.loads(_schema(self.args))
         return schema
+
+
+@functools.cache
+def _schema(args: type[BaseModel]) -> str:
+    schema = args.model_json_schema()
+    schema.pop("title", None)
+    return json.dumps(schema)
 
 
 REGISTRY: dict[str, ToolSpec] = {}
@@ -190,6 +199,7 @@ class KbSearchArgs(_Args):
     uses_db=False,
 )
 async def kb_search(ctx: ToolContext, _conn: asyncpg.Connection | None, args: Any, _key: str) -> dict[str, Any]:
+
     hits = await ctx.search(ctx.tenant_id, args.query, args.k, None)
     results: list[dict[str, Any]] = []
     flagged: list[dict[str, Any]] = []

@@ -49,20 +49,26 @@ class KbPlatform:
 
 
 @contextmanager
-def kb_platform(*, extra_env: dict[str, str] | None = None, serve_app: bool = True) -> Iterator[KbPlatform]:
-
-    pg, rd, db, env = start_bench_database(DATA, "benchkb", pg_port=54377, redis_port=63877)
+def kb_platform(
+    *,
+    extra_env: dict[str, str] | None = None,
+    serve_app: bool = True,
+    pg_port: int = 54377,
+    redis_port: int = 63877,
+    data: Path = DATA,
+) -> Iterator[KbPlatform]:
+    pg, rd, db, env = start_bench_database(data, "benchkb", pg_port=pg_port, redis_port=redis_port)
     env |= {
         "TRIDIUM_RATE_LIMIT_PUBLIC": "100000000",
         "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000000",
-        "TRIDIUM_DATA_DIR": str(DATA.absolute()),
+        "TRIDIUM_DATA_DIR": str(data.absolute()),
         "TRIDIUM_KB_DEMO": "0",
         **(extra_env or {}),
     }
     os.environ.update(env)
     from tridium.launcher import serve_ingress_env
 
-    for flag, value in serve_ingress_env(DATA.absolute()).items():
+    for flag, value in serve_ingress_env(data.absolute()).items():
         env[flag] = os.environ.setdefault(flag, value)
     try:
         from core.settings import Settings

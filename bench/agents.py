@@ -114,6 +114,11 @@ def _stats(ttfe: list[float], full: list[float]) -> dict[str, float]:
     }
 
 
+def _cpu(cpu_ms: list[float]) -> dict[str, float]:
+    """CPU of the event loop's thread per run: unlike wall time, barely moved by the load."""
+    return {"loop_cpu_p50_ms": round(statistics.median(cpu_ms), 2)}
+
+
 async def _bench_inproc(env: dict[str, str], tenant_id: Any, runs: int) -> dict[str, dict[str, float]]:
     import redis.asyncio as redis
     from agno.agent import Agent
@@ -139,7 +144,7 @@ async def _bench_inproc(env: dict[str, str], tenant_id: Any, runs: int) -> dict[
     out: dict[str, dict[str, float]] = {}
     try:
         # (a) the bare agno agent: same model, planner and tool code, no platform around it.
-        ttfe, full = [], []
+        ttfe, full, cpu = [], [], []
         for i in range(runs + 5):
             ctx = ToolContext(tenant_id=tenant_id, agent="luddy", pool=pool, search=search)
 
@@ -157,25 +162,28 @@ async def _bench_inproc(env: dict[str, str], tenant_id: Any, runs: int) -> dict[
             agent = Agent(
                 model=model, tools=[fn], instructions=Luddy.instructions(Luddy.default_prompt or RULES), telemetry=False
             )
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             first = None
             async for _ev in agent.arun(QUESTION, stream=True, stream_events=True):
                 first = first or time.perf_counter()
             if i >= 5:  # warm-up
                 ttfe.append(((first or time.perf_counter()) - t0) * 1000)
                 full.append((time.perf_counter() - t0) * 1000)
-        out["inproc-agno"] = _stats(ttfe, full)
+                cpu.append((time.thread_time() - c0) * 1000)
+        out["inproc-agno"] = _stats(ttfe, full) | _cpu(cpu)
 
         # (b) the whole AgentHost in-process (LocalRuntime): records, memory, Redis buffer.
         rt = LocalRuntime(HostDeps(settings, pool, client, search))
         host = rt.host(tenant_id, "luddy")
-        ttfe, full = [], []
+        ttfe, full, cpu = [], [], []
         for i in range(runs + 5):
             rid = uuid.uuid4()
-            t0 = time.perf_counter()
-            await host.start_run(RunRequest(run_id=rid, tenant_id=tenant_id, agent="luddy", input=QUESTION))
-            got_first = None
-            after = "0-0"
+            t0, c0 = time.perf_counter(), time.thread_time()
+            ticket = await host.start_run(RunRequest(run_id=rid, tenant_id=tenant_id, agent="luddy", input=QUESTION))
+            # As the gateway does: run.started comes with the ticket, the rest from the buffer.
+            started_id = getattr(ticket, "started_id", None)  # (older hosts: no run.started in the ticket)
+            got_first = time.perf_counter() if started_id else None
+            after = started_id.split(":", 1)[1] if started_id else "0-0"
             while True:
                 evs = await host.events.read(tenant_id, rid, after, block_ms=1000)
                 got_first = got_first or time.perf_counter()
@@ -185,13 +193,18 @@ async def _bench_inproc(env: dict[str, str], tenant_id: Any, runs: int) -> dict[
             if i >= 5:
                 ttfe.append((got_first - t0) * 1000)
                 full.append((time.perf_counter() - t0) * 1000)
-        out["inproc-host"] = _stats(ttfe, full)
+                cpu.append((time.thread_time() - c0) * 1000)
+        out["inproc-host"] = _stats(ttfe, full) | _cpu(cpu)
         await rt.close()
     finally:
         await http.aclose()
         await client.aclose()
         await pool.close()
     return out
+
+
+LOAD = [0.0]  # 1-minute load average when the run started
+_IN_ACTOR_MS: list[float] = []  # run.completed's latency_ms of the warm serve runs
 
 
 async def _run_http(c: httpx.AsyncClient, headers: dict[str, str], agent: str, text: str) -> tuple[float, float, str]:
@@ -204,6 +217,9 @@ async def _run_http(c: httpx.AsyncClient, headers: dict[str, str], agent: str, t
             if line.startswith("event:"):
                 first = first or time.perf_counter()
                 last = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and last == "run.completed":
+                # the actor's own account: from taking the turn to the committed outcome
+                _IN_ACTOR_MS.append(float(json.loads(line[5:]).get("latency_ms") or 0))
     return ((first or t0) - t0) * 1000, (time.perf_counter() - t0) * 1000, last
 
 
@@ -229,13 +245,23 @@ async def _bench_serve(url: str, tenants: list[tuple[str, Any, str]], runs: int,
         }
         # warm sequential latency, Luddy on tenant 0
         ttfe, full = [], []
+        actor = psutil.Process((await c.get("/agents/luddy/runtime", headers=hdr[0])).json()["pid"])
         for i in range(runs + 5):
+            if i == 5:
+                _IN_ACTOR_MS.clear()
+                cpu0 = actor.cpu_times()
             a, b, last = await _run_http(c, hdr[0], "luddy", QUESTION)
             assert last == "run.completed", last
             if i >= 5:
                 ttfe.append(a)
                 full.append(b)
         res["serve"] = _stats(ttfe, full)
+        # where the serve path's time is: inside the actor (turn to commit) or around it
+        res["serve"]["in_actor_p50_ms"] = round(statistics.median(_IN_ACTOR_MS), 2)
+        cpu1 = actor.cpu_times()  # the actor process's CPU per run (all its threads)
+        res["serve"]["actor_cpu_ms_per_run"] = round(
+            (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000 / runs, 2
+        )
         # throughput: 3 tenants x 3 agents, each pair running back to back
         done = 0
         errors = 0
@@ -285,6 +311,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--seconds", type=float, default=10.0)
     args = ap.parse_args()
+    LOAD[0] = round(os.getloadavg()[0], 2)  # 7 engineers share this box: say how busy it was
 
     from tridium.launcher import serve_ingress_env
 
@@ -343,6 +370,12 @@ def main() -> None:
     mem = served["actor_memory"]
     par = served["parallel_3x3"]
     print(f"\noverhead p50 over in-process agno agent: {overhead} ms; over in-process AgentHost: {overhead_host} ms")
+    print(
+        f"serve run p50 {served['serve']['full_p50_ms']} ms, of which inside the actor (turn to commit) "
+        f"{served['serve']['in_actor_p50_ms']} ms; actor CPU per run {served['serve']['actor_cpu_ms_per_run']} ms; "
+        f"loop CPU per run p50: agno {inproc['inproc-agno']['loop_cpu_p50_ms']} ms, "
+        f"host {inproc['inproc-host']['loop_cpu_p50_ms']} ms; load average {LOAD[0]} -> {os.getloadavg()[0]:.2f}"
+    )
     print(f"cold activation (9 actors, sequential): p50 {cold['p50']} ms, max {cold['max']} ms")
     print(
         f"actor memory: RSS mean {mem['rss_mb_mean']} MB, max {mem['rss_mb_max']} MB; USS mean {mem['uss_mb_mean']} MB"
@@ -360,6 +393,7 @@ def main() -> None:
     path = write_result(
         "agents",
         {"latency": latency, "overhead_p50_ms": overhead, "overhead_over_host_p50_ms": overhead_host}
+        | {"load_avg_1m": {"start": LOAD[0], "end": round(os.getloadavg()[0], 2)}}
         | served
         | {"targets": targets},
     )

@@ -8,7 +8,9 @@ query still names its tenant.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -16,6 +18,8 @@ from typing import Any, cast
 import asyncpg
 
 from core.tenancy import TenantId
+
+log = logging.getLogger(__name__)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -49,13 +53,38 @@ async def tenant_tx(
     an idempotency key's in-flight marker: any later durable commit flushes it anyway,
     since the WAL is written in order.
     """
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "select set_config('app.tenant_id', $1, true), set_config('synchronous_commit', $2, true)",
-            str(tenant_id),
-            "on" if durable else "off",
-        )
-        yield cast(asyncpg.Connection, conn)
+    conn = await pool.acquire()
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "select set_config('app.tenant_id', $1, true), set_config('synchronous_commit', $2, true)",
+                str(tenant_id),
+                "on" if durable else "off",
+            )
+            yield cast(asyncpg.Connection, conn)
+    finally:
+        _release_behind(pool, conn)
+
+
+_releasing: set[asyncio.Task[None]] = set()
+
+
+def _release_behind(pool: asyncpg.Pool, conn: Any) -> None:
+    """Hand the connection back to the pool without the caller waiting for it.
+
+    asyncpg resets a connection on release (``RESET ALL``, ``UNLISTEN *``, … — one round
+    trip): the transaction is over by now (committed or rolled back), so nothing the caller
+    does depends on it, and every transaction would otherwise pay that round trip on its
+    way out. ``pool.close()`` still waits for these releases."""
+    task = asyncio.get_running_loop().create_task(pool.release(conn))
+    _releasing.add(task)
+    task.add_done_callback(_released)
+
+
+def _released(task: asyncio.Task[None]) -> None:
+    _releasing.discard(task)
+    if not task.cancelled() and task.exception() is not None:  # asyncpg terminated the connection
+        log.warning("releasing a connection failed", extra={"error": repr(task.exception())})
 
 
 @asynccontextmanager

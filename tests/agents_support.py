@@ -210,12 +210,38 @@ def tool_messages(req: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 OPENAI_MARKER = "[openai-tool-test]"
+OPENAI_NAME_MARKER = "[openai-name-test]"
+
+
+def _name_turns(req: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
+    """The greeting/name conversation: search the knowledge base with the customer's words,
+    answer from the tool result, and answer "what is my name?" from the messages the
+    platform sent (the thread's history) — the model reads it, the test server does not keep state."""
+    text = last_user_text(req)
+    if "meu nome?" in text:
+        earlier = [str(m["content"]) for m in req["messages"] if m["role"] == "user" and m["content"] != text]
+        named = next((re.search(r"meu nome é (\w+ \w+)", t) for t in earlier if "meu nome é" in t), None)
+        return (f"Seu nome é {named.group(1)}." if named else "Não sei o seu nome."), None
+    if not tool_messages(req):
+        query = text.replace(OPENAI_NAME_MARKER, "").strip()
+        call = {
+            "id": "call_kb",
+            "type": "function",
+            "function": {"name": "kb_search", "arguments": json.dumps({"query": query})},
+        }
+        return None, [call]
+    result = json.loads(tool_messages(req)[-1]["content"])
+    first = next((s["text"] for s in result.get("sources", []) if "MEXEMARCO" in s["text"]), "")
+    line = next((x for x in first.splitlines() if "MEXEMARCO" in x), "Não encontrei.")
+    return f"Olá, Joana! {line.strip()} [1]", None
 
 
 def scripted_completion(req: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
     """What the test LLM answers: for the tool test, call kb_search (allowed) and
     handoff_to_human (not allowed for that tenant), then answer with one grounded offer, one
     invented price and one invented discount; anything else gets a plain reply."""
+    if any(OPENAI_NAME_MARKER in str(m.get("content")) for m in req["messages"] if m["role"] == "user"):
+        return _name_turns(req)
     if OPENAI_MARKER not in last_user_text(req):
         return "Olá! Como posso ajudar?", None
     if not tool_messages(req):

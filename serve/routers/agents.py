@@ -37,7 +37,7 @@ from actors import (
 )
 from actors.agents import AGENT_CLASSES
 from actors.config import AgentUpdate, PromptSpec, apply_update, config_dict, list_prompt_versions, load_agent
-from actors.events import RunEventBuffer, parse_event_id
+from actors.events import RunEvent, RunEventBuffer, parse_event_id
 from actors.memory import find_run, get_run, list_runs
 from actors.schemas import TERMINAL_EVENTS
 from actors.tools import REGISTRY, catalog
@@ -55,6 +55,7 @@ router = APIRouter(prefix="/agents", tags=["agents"])
 AgentPath = Annotated[Literal["luddy", "lucy", "clio"], Path(description="luddy | lucy | clio")]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=120)]
 _background: set[asyncio.Task[Any]] = set()
+RUN_ALIVE_WAIT_S = 10.0  # how long a stream waits to hear whether an unreachable agent still runs
 
 
 def _make_runtime(request: Request, state: AppState) -> AgentRuntime:
@@ -223,17 +224,32 @@ async def _run_alive(rt: AgentRuntime, tenant_id: UUID, agent: str, run_id: UUID
     died and is restarting) no longer runs it: the stream then ends with run_interrupted
     instead of breaking the client's connection."""
     try:
-        return bool(await rt.call(tenant_id, agent, "run_alive", run_id))
+        # Bounded: the stream sends nothing while it waits (a restart is ridden out below it).
+        return bool(await asyncio.wait_for(rt.call(tenant_id, agent, "run_alive", run_id), RUN_ALIVE_WAIT_S))
     except Exception as exc:  # noqa: BLE001 — any failure to reach the agent means the run is lost
         log.warning("agent unreachable while streaming; run interrupted", extra={"error": repr(exc)})
         return False
 
 
+def _sse(ev: RunEvent) -> bytes:
+    return ServerSentEvent(data=json.dumps(ev.data, ensure_ascii=False), event=ev.event, id=ev.id).encode()
+
+
 async def _events(
-    rt: AgentRuntime, buffer: RunEventBuffer, tenant_id: UUID, agent: str, run_id: UUID, after: str
+    rt: AgentRuntime,
+    buffer: RunEventBuffer,
+    tenant_id: UUID,
+    agent: str,
+    run_id: UUID,
+    after: str,
+    first: RunEvent | None = None,
 ) -> AsyncIterator[bytes]:
+    """The run's events from the buffer after entry ``after``; ``first`` (the event at
+    ``after``, when the caller already has it) goes out before the first read."""
     terminal = False
     try:
+        if first is not None:
+            yield _sse(first)
         while True:
             events = await buffer.read(tenant_id, run_id, after, block_ms=1000)
             if not events and not await _run_alive(rt, tenant_id, agent, run_id):
@@ -255,14 +271,14 @@ async def _events(
             chunk = b""
             for ev in events:
                 after = ev.id.split(":", 1)[1]
-                data = json.dumps(ev.data, ensure_ascii=False)
-                chunk += ServerSentEvent(data=data, event=ev.event, id=ev.id).encode()
+                chunk += _sse(ev)
                 if ev.event in TERMINAL_EVENTS:
                     terminal = True
                     break
             # Idle for a read (the model is thinking, a sentence is being held by the grounding
             # filter): a comment line. Writing is how a gone client is noticed behind proxies
             # that never deliver http.disconnect, so a disconnect cancels within ~1 s + grace.
+
             yield chunk or b": keepalive\n\n"
             if terminal:
                 return
@@ -303,6 +319,7 @@ async def run_agent(
     run.completed | error). With ``Last-Event-ID`` it resumes that run instead of starting one;
     with ``Idempotency-Key`` a retry of the same request rejoins the same run."""
     _require_writer(ctx)
+
     if last_event_id:
         return await _resume(request, state, ctx, last_event_id)
     run_id = (
@@ -320,10 +337,14 @@ async def run_agent(
         thread_id=body.thread_id,
         principal=ctx.principal.user_id,
     )
+
     ticket: RunTicket = await rt.call(ctx.tenant_id, body.agent, "start_run", req)
     if ticket.existing:  # a retry (same Idempotency-Key) rejoins the run: keep it alive
         await rt.call(ctx.tenant_id, body.agent, "attach", run_id)
-    return EventSourceResponse(_events(rt, _buffer(state), ctx.tenant_id, body.agent, run_id, "0-0"))
+    after, first = "0-0", None
+    if ticket.started_id is not None and ticket.started is not None:  # no read for run.started
+        after, first = ticket.started_id.split(":", 1)[1], RunEvent(ticket.started_id, "run.started", ticket.started)
+    return EventSourceResponse(_events(rt, _buffer(state), ctx.tenant_id, body.agent, run_id, after, first))
 
 
 @router.get("/runs/{run_id}/events", response_class=EventSourceResponse)

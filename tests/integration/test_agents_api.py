@@ -3,11 +3,14 @@ real Postgres and Redis: SSE runs, run records, memory, prompts and A/B, tools, 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 import pytest
 from fastapi import FastAPI
+
+from actors.config import PromptVersion, pick_prompt
 
 from ..agents_support import INJECTION_DOC, load_kb_demo, parse_sse
 from .conftest import MakeMember, Member, client_for
@@ -65,6 +68,31 @@ async def test_memory_across_two_messages_of_a_thread(client, kb_member):
     second = await run(client, kb_member, "luddy", "Qual foi a minha pergunta anterior?", thread_id=thread)
     assert "Qual o horário da unidade Pinheiros?" in second[-1].data["output"]
     assert second[0].data["thread_id"] == thread
+
+
+async def test_greeting_with_a_question_is_answered_and_the_name_is_remembered_in_the_thread(client, kb_member):
+    first = await run(
+        client, kb_member, "luddy", "Oi, meu nome é Joana Prates e quero saber se tem cupom de desconto pra personal"
+    )
+    done = first[-1].data
+    assert done["output"].startswith("Olá, Joana!") and "MEXEMARCO" in done["output"], done["output"]
+    assert "Fontes:" in done["output"]
+    assert not any(e.event == "tool.call" and e.data["name"] == "handoff_to_human" for e in first)
+    again = await run(client, kb_member, "luddy", "Qual é o meu nome?", thread_id=done["thread_id"])
+    assert again[-1].data["output"] == "Seu nome é Joana Prates."
+    # Thread memory, not tenant memory: another conversation does not know her name.
+    other = await run(client, kb_member, "luddy", "Qual é o meu nome?")
+    assert "Joana" not in other[-1].data["output"] and "ainda não me disse" in other[-1].data["output"]
+
+
+async def test_small_talk_is_answered_and_a_request_for_a_person_is_handed_over(client, kb_member):
+    hello = await run(client, kb_member, "luddy", "Boa noite! Tudo bem?")
+    assert hello[-1].data["output"] == "Olá! Como posso ajudar?"
+    assert not [e for e in hello if e.event == "tool.call"]
+    person = await run(client, kb_member, "luddy", "Oi, aqui é o Pedro, preciso falar com uma pessoa da equipe")
+    assert any(e.event == "tool.call" and e.data["name"] == "handoff_to_human" for e in person)
+    r = await client.get("/threads?limit=200", headers=kb_member.headers())
+    assert next(t for t in r.json()["items"] if t["id"] == person[-1].data["thread_id"])["status"] == "handoff"
 
 
 async def test_prompt_injection_document_changes_nothing(client, make_member, app_pool):
@@ -147,15 +175,29 @@ async def test_triad_prompt_versions_and_ab_buckets(client, make_member):
     versions = (await client.get("/agents/luddy/prompts", headers=m.headers())).json()["items"]
     assert [v["version"] for v in versions if v["active"]] == [4, 2]
 
-    buckets = []
-    for _ in range(16):
+    # Every thread gets exactly the bucket pick_prompt assigns its id from the ACTIVE versions
+    # (A v2 weight 3, B v4 weight 1): an agent that saw fewer prompts (a stale or partial
+    # configuration) fails on the first thread hashed to B. The assignment's proportions are
+    # tested over 4000 ids in tests/unit/actors; here it runs until both buckets have been
+    # served (each thread is B with p = 1/4: 64 threads miss it with p = 1e-8), where a fixed
+    # 16 threads failed a correct agent 3.7% of the time (all A: 1.0%; B >= A: 2.7%).
+    active = tuple(  # in the agent's order: one per bucket, by bucket
+        PromptVersion(uuid.UUID(v["id"]), v["version"], "", v["bucket"], float(v["weight"]))
+        for v in sorted(versions, key=lambda v: v["bucket"])
+        if v["active"]
+    )
+    buckets: list[str] = []
+    while set(buckets) != {"A", "B"}:
+        assert len(buckets) < 64, buckets
         first = await run(client, m, "luddy", "oi")
         thread = first[0].data["thread_id"]
+        expected = pick_prompt(active, uuid.UUID(thread))
+        assert (first[0].data["ab_bucket"], first[0].data["prompt_version"]) == (expected.ab_bucket, expected.version)
+        assert first[-1].data["prompt_version"] == expected.version
         second = await run(client, m, "luddy", "oi de novo", thread_id=thread)
         assert second[0].data["ab_bucket"] == first[0].data["ab_bucket"]
         assert second[-1].data["prompt_version"] == first[-1].data["prompt_version"]
         buckets.append(first[0].data["ab_bucket"])
-    assert set(buckets) == {"A", "B"} and buckets.count("A") > buckets.count("B")
 
     bad = await client.post("/agents/triad", json={"lucy": {"tools": ["create_checkout"]}}, headers=m.headers())
     assert bad.status_code == 422
@@ -252,3 +294,36 @@ async def test_retrying_a_run_with_the_same_idempotency_key_rejoins_it(client, k
             "select count(*) from leads where tenant_id = $1 and email = 'retry@example.com'", kb_member.tenant_id
         )
     assert runs == 1 and leads == 1
+
+
+async def test_a_prompt_change_reaches_an_agent_that_already_ran(client, make_member):
+    m = await make_member()
+    before = await run(client, m, "lucy", "Quantos leads por origem nos últimos 30 dias?")
+    r = await client.post("/agents/triad", json={"lucy": {"prompt": "Prompt novo"}}, headers=m.headers())
+    assert r.status_code == 200, r.text
+    after = await run(client, m, "lucy", "Quantos leads por origem nos últimos 30 dias?")
+    assert (before[0].data["prompt_version"], after[0].data["prompt_version"]) == (1, 2)
+    assert after[-1].data["prompt_version"] == 2
+
+
+async def test_two_messages_to_one_thread_are_answered_one_after_the_other(client, make_member, app_pool):
+    m = await make_member()
+    await client.post("/agents/triad", json={"lucy": {"settings": {"stream_delay_ms": 5}}}, headers=m.headers())
+    question = "Quantos leads por origem nos últimos 30 dias?"
+    first = await run(client, m, "lucy", question)
+    thread = first[0].data["thread_id"]
+    a, b = await asyncio.gather(
+        run(client, m, "lucy", question, thread_id=thread), run(client, m, "lucy", question, thread_id=thread)
+    )
+    assert sorted([a[0].data["queued"], b[0].data["queued"]]) == [False, True]
+    assert a[-1].event == b[-1].event == "run.completed"
+    from db.pool import tenant_tx
+
+    async with tenant_tx(app_pool, m.tenant_id) as conn:
+        rows = await conn.fetch(
+            "select direction from messages where tenant_id = $1 and thread_id = $2 order by created_at, id",
+            m.tenant_id,
+            uuid.UUID(thread),
+        )
+    # each turn (the question, then its answer) is whole: the second waited for the first
+    assert [r["direction"] for r in rows] == ["in", "out"] * 3

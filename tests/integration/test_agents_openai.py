@@ -11,7 +11,15 @@ from pydantic import SecretStr
 from actors.guardrails import UNGROUNDED_POLICY
 from core.settings import Settings
 
-from ..agents_support import OPENAI_MARKER, OpenAIScript, OpenAIServer, load_kb_demo, parse_sse, scripted_completion
+from ..agents_support import (
+    OPENAI_MARKER,
+    OPENAI_NAME_MARKER,
+    OpenAIScript,
+    OpenAIServer,
+    load_kb_demo,
+    parse_sse,
+    scripted_completion,
+)
 from .conftest import MakeMember, client_for, running_app
 
 
@@ -71,3 +79,31 @@ async def test_openai_protocol_path_streams_calls_allowed_tools_and_is_guarded(
     assert any(msg["role"] == "tool" for msg in sent[1]["messages"])
     threads = (await openai_client.get("/threads?limit=200", headers=m.headers())).json()["items"]
     assert next(t for t in threads if t["id"] == done["thread_id"])["status"] == "open"
+
+
+async def test_openai_path_greeting_question_goes_through_tool_calling_and_the_thread_carries_the_name(
+    openai_client, llm: OpenAIServer, make_member: MakeMember
+) -> None:
+    m = await make_member()
+    await load_kb_demo(openai_client, m.headers(), ["promocoes-do-mes.md"])
+    cfg = {"luddy": {"settings": {"model": "openai"}}}
+    assert (await openai_client.post("/agents/triad", json=cfg, headers=m.headers())).status_code == 200
+    text = f"{OPENAI_NAME_MARKER} Oi, meu nome é Joana Prates e quero saber se tem cupom pra personal"
+    r = await openai_client.post("/agents/run", json={"agent": "luddy", "input": text}, headers=m.headers())
+    assert r.status_code == 200, r.text
+    events = parse_sse(r.text)
+    calls = [e.data for e in events if e.event == "tool.call"]
+    assert [c["name"] for c in calls] == ["kb_search"], calls  # agno ran the tool the model asked for
+    done = events[-1].data
+    assert done["model"] == "openai-compatible:test-model"
+    assert done["output"].startswith("Olá, Joana!") and "MEXEMARCO" in done["output"], done["output"]
+    before = len(llm.script.requests)
+    again = await openai_client.post(
+        "/agents/run",
+        json={"agent": "luddy", "input": "Qual é o meu nome?", "thread_id": done["thread_id"]},
+        headers=m.headers(),
+    )
+    assert again.status_code == 200, again.text
+    assert parse_sse(again.text)[-1].data["output"] == "Seu nome é Joana Prates."
+    sent = llm.script.requests[before:]
+    assert any(msg["role"] == "user" and "Joana Prates" in str(msg["content"]) for msg in sent[0]["messages"])
