@@ -117,6 +117,9 @@ class Subject:
     phone: str | None = None
     cpf: str | None = None
     names: tuple[str, ...] = field(default=())
+    # Other identifiers of the same person found on their records (a lead found by CPF
+    # gives its e-mail and phone): ("email" | "phone" | "cpf", normalised value).
+    aliases: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not (self.email or self.phone or self.cpf):
@@ -134,23 +137,49 @@ class Subject:
         )
 
     def to_json(self) -> dict[str, object]:
-        return {"email": self.email, "phone": self.phone, "cpf": self.cpf, "names": list(self.names)}
+        return {
+            "email": self.email,
+            "phone": self.phone,
+            "cpf": self.cpf,
+            "names": list(self.names),
+            "aliases": [list(a) for a in self.aliases],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Subject:
         names = data.get("names") or []
-        assert isinstance(names, list)
+        aliases = data.get("aliases") or []
+        assert isinstance(names, list) and isinstance(aliases, list)
         return cls(
             email=_opt(data.get("email")),
             phone=_opt(data.get("phone")),
             cpf=_opt(data.get("cpf")),
             names=tuple(str(n) for n in names),
+            aliases=tuple((str(k), str(v)) for k, v in aliases),
         )
+
+    def identifiers_only(self) -> Subject:
+        return Subject(self.email, self.phone, self.cpf, aliases=self.aliases)
 
     def with_names(self, names: Iterable[str]) -> Subject:
         usable = {" ".join(n.split()) for n in names if n and len(" ".join(n.split())) >= MIN_NAME_CHARS}
         usable = {n for n in usable if " " in n}  # full names only (a first name alone is too common)
-        return Subject(self.email, self.phone, self.cpf, tuple(sorted(usable | set(self.names))))
+        return Subject(self.email, self.phone, self.cpf, tuple(sorted(usable | set(self.names))), self.aliases)
+
+    def with_alias(self, kind: str, raw: str) -> Subject:
+        """Add another identifier found on the subject's record (ignored when not valid)."""
+        normalise = {"email": normalize_email, "phone": normalize_phone, "cpf": normalize_cpf}[kind]
+        try:
+            value = normalise(raw)
+        except ValidationFailed:
+            return self
+        if value == getattr(self, kind) or (kind, value) in self.aliases:
+            return self
+        return Subject(self.email, self.phone, self.cpf, self.names, tuple(sorted({*self.aliases, (kind, value)})))
+
+    def _all(self) -> list[tuple[str, str]]:
+        given = [(k, str(getattr(self, k))) for k in ("email", "phone", "cpf") if getattr(self, k)]
+        return given + [a for a in self.aliases if a not in given]
 
     @property
     def kinds(self) -> list[str]:
@@ -158,22 +187,19 @@ class Subject:
 
     @property
     def phone_national(self) -> str | None:
-        """The digits a person writes for this number: national for Brazil, else all."""
-        if self.phone is None:
-            return None
-        return self.phone[3:] if self.phone.startswith("+55") else self.phone[1:]
+        return national_digits(self.phone) if self.phone else None
 
     def needles(self) -> list[str]:
         """Regular expressions (case-insensitive) that find this person in free text."""
         out: list[str] = []
-        if self.email:
-            out.append(_literal(self.email))
-        national = self.phone_national
-        if national:
-            prefix = rf"(\+?{_PHONE_SEP}55{_PHONE_SEP})?" if self.phone and self.phone.startswith("+55") else ""
-            out.append(_digit_pattern(national, _PHONE_SEP, prefix))
-        if self.cpf:
-            out.append(_digit_pattern(self.cpf, _CPF_SEP))
+        for kind, value in self._all():
+            if kind == "email":
+                out.append(_literal(value))
+            elif kind == "phone":
+                prefix = rf"(\+?{_PHONE_SEP}55{_PHONE_SEP})?" if value.startswith("+55") else ""
+                out.append(_digit_pattern(national_digits(value), _PHONE_SEP, prefix))
+            else:
+                out.append(_digit_pattern(value, _CPF_SEP))
         out.extend(_literal(n).replace(" ", r"\s+") for n in self.names)
         return out
 
@@ -181,10 +207,14 @@ class Subject:
         return "|".join(f"({n})" for n in self.needles())
 
     def hashes(self, key: bytes) -> list[str]:
-        """HMAC-SHA256 of each identifier: recognises the subject later without storing them."""
-        return [
-            hmac.new(key, f"{kind}:{getattr(self, kind)}".encode(), hashlib.sha256).hexdigest() for kind in self.kinds
-        ]
+        """HMAC-SHA256 of each identifier (aliases included): recognises the subject later
+        without storing the identifiers."""
+        return [hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest() for kind, value in self._all()]
+
+
+def national_digits(e164: str) -> str:
+    """The digits a person writes for this number: national for Brazil, else all."""
+    return e164[3:] if e164.startswith("+55") else e164[1:]
 
 
 def _opt(value: object) -> str | None:

@@ -87,7 +87,7 @@ class SubjectTable:
         blob = " || ' ' || ".join(f"coalesce({c}::text, '')" for c in self.text)
         mention = f"({blob}) ~* {needle}" if self.text else "false"
         linked = f"({self.linked})" if self.linked else "false"
-        collected = "".join(f", {col}::text as c_{name}" for name, col in self.collect)
+        collected = "".join(f", ({col})::text as c_{name}" for name, col in self.collect)
         return (
             f"select {self.key}::text as k, coalesce({linked}, false) as linked{collected} "
             f"from {self.table} where coalesce({linked}, false) or {mention}"
@@ -124,7 +124,14 @@ REGISTRY: tuple[SubjectTable, ...] = (
             "updated_at": "now()",
         },
         reviewed=("source", "campaign", "stage"),
-        collect=(("lead_ids", "id"), ("names", "name")),
+        # The lead's name and other identifiers join the needles (never the lead lookup).
+        collect=(
+            ("lead_ids", "id"),
+            ("names", "name"),
+            ("email", "email"),
+            ("phone", "phone"),
+            ("cpf", "coalesce(meta->>'cpf', meta->>'cpfCnpj')"),
+        ),
         names_in_mentions=False,
     ),
     SubjectTable(

@@ -126,11 +126,11 @@ class Footprint:
     tables: dict[str, Found]
     ids: dict[str, set[str]]
 
-    def params(self, hashes: list[str], request_id: UUID) -> dict[str, Any]:
+    def params(self, hash_key: bytes, request_id: UUID) -> dict[str, Any]:
         s = self.subject
         national = s.phone_national
         digits = [national, "55" + national] if national and s.phone and s.phone.startswith("+55") else [national]
-        ids = Subject(s.email, s.phone, s.cpf)  # identifiers only, no names
+        ids = s.identifiers_only()
         return {
             **{name: sorted(self.ids.get(name, set())) for name in (*_ID_LISTS, "payment_ids")},
             "email": s.email,
@@ -138,7 +138,7 @@ class Footprint:
             "phone_digits": [d for d in digits if d] or None,
             "needle": s.needle_regex(),
             "id_needle": ids.needle_regex(),
-            "hashes": hashes,
+            "hashes": s.hashes(hash_key),
             "request_id": request_id,
         }
 
@@ -158,14 +158,14 @@ class Footprint:
 
 
 async def resolve(
-    conn: asyncpg.Connection, subject: Subject, hashes: list[str], request_id: UUID, saved: dict[str, Any] | None = None
+    conn: asyncpg.Connection, subject: Subject, hash_key: bytes, request_id: UUID, saved: dict[str, Any] | None = None
 ) -> Footprint:
     """Find the subject's rows in every registered table (registry order: ids flow down)."""
     fp = Footprint(subject, {}, {})
     if saved:
         fp.merge(saved)
     for entry in REGISTRY:
-        sql, args = _compile(entry.find_sql(), fp.params(hashes, request_id))
+        sql, args = _compile(entry.find_sql(), fp.params(hash_key, request_id))
         rows = await conn.fetch(sql, *args)
         found = fp.tables.setdefault(entry.table, Found(set(), set()))
         for r in rows:
@@ -177,6 +177,8 @@ async def resolve(
                         continue
                     if name == "names":
                         fp.subject = fp.subject.with_names([value])
+                    elif name in ("email", "phone", "cpf"):
+                        fp.subject = fp.subject.with_alias(name, value)
                     else:
                         fp.ids.setdefault(name, set()).add(value)
     return fp
@@ -303,13 +305,13 @@ async def run_request(deps: PrivacyDeps, tenant_id: TenantId, request_id: UUID) 
     if claimed is None:
         async with tenant_tx(deps.pool, tenant_id) as conn:
             return str((await store.get_request(conn, tenant_id, request_id))["status"])
-    kind, hashes = str(claimed["kind"]), list(claimed["subject_hashes"])
+    kind = str(claimed["kind"])
     try:
         subject = Subject.from_json(claimed["subject"])
         if kind == "export":
-            result = await _export(deps, tenant_id, request_id, subject, hashes)
+            result = await _export(deps, tenant_id, request_id, subject)
         else:
-            result = await _erase(deps, tenant_id, request_id, subject, hashes, claimed["footprint"] or {})
+            result = await _erase(deps, tenant_id, request_id, subject, claimed["footprint"] or {})
     except Exception as exc:
         if int(claimed["attempts"]) < 3 and (is_transient(exc) or isinstance(exc, redis.ConnectionError)):
             async with tenant_tx(deps.pool, tenant_id) as conn:  # the next try (Ray retry) reclaims it
@@ -359,12 +361,10 @@ async def _progress(deps: PrivacyDeps, tenant_id: TenantId, request_id: UUID, do
         await store.report(conn, tenant_id, request_id, done, total, step)
 
 
-async def _export(
-    deps: PrivacyDeps, tenant_id: TenantId, request_id: UUID, subject: Subject, hashes: list[str]
-) -> dict[str, Any]:
+async def _export(deps: PrivacyDeps, tenant_id: TenantId, request_id: UUID, subject: Subject) -> dict[str, Any]:
     total = len(REGISTRY) + 2
     async with tenant_tx(deps.pool, tenant_id) as conn:
-        fp = await resolve(conn, subject, hashes, request_id)
+        fp = await resolve(conn, subject, deps.hash_key, request_id)
     await _progress(deps, tenant_id, request_id, 1, total, "resolved")
     tables: dict[str, list[dict[str, Any]]] = {}
     for i, entry in enumerate(REGISTRY, 2):
@@ -393,15 +393,14 @@ async def _erase(
     tenant_id: TenantId,
     request_id: UUID,
     subject: Subject,
-    hashes: list[str],
     saved: dict[str, Any],
 ) -> dict[str, Any]:
     total = len(REGISTRY) + 3
     async with tenant_tx(deps.pool, tenant_id) as conn:
-        fp = await resolve(conn, subject, hashes, request_id, saved)
-        await store.save_footprint(conn, tenant_id, request_id, fp.to_json())
+        fp = await resolve(conn, subject, deps.hash_key, request_id, saved)
+        await store.save_footprint(conn, tenant_id, request_id, fp.to_json(), fp.subject.to_json())
     await _progress(deps, tenant_id, request_id, 1, total, "resolved")
-    params = fp.params(hashes, request_id)
+    params = fp.params(deps.hash_key, request_id)
     redactor = Redactor(fp.subject)
     steps: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []

@@ -71,12 +71,18 @@ async def claim(conn: asyncpg.Connection, tenant_id: TenantId, request_id: UUID)
     )
 
 
-async def save_footprint(conn: asyncpg.Connection, tenant_id: TenantId, request_id: UUID, fp: dict[str, Any]) -> None:
+async def save_footprint(
+    conn: asyncpg.Connection, tenant_id: TenantId, request_id: UUID, fp: dict[str, Any], subject: dict[str, Any]
+) -> None:
+    """Before the first change: the rows found and the enriched subject (names, aliases), so a
+    retry can still reach rows that no longer match once anonymised."""
     await conn.execute(
-        "update privacy_requests set footprint = $3, updated_at = now() where tenant_id = $1 and id = $2",
+        """update privacy_requests set footprint = $3, subject = $4, updated_at = now()
+           where tenant_id = $1 and id = $2""",
         tenant_id,
         request_id,
         fp,
+        subject,
     )
 
 
