@@ -137,7 +137,8 @@ async def _seed_sql(pool: asyncpg.Pool, m: Member, w: dict[str, str], settings: 
             f"could not deliver to {PHONE}",
         )
         await conn.execute(
-            "insert into audit_logs (tenant_id, actor, action, target, meta) values ($1, 'user-x', 'lead.viewed', $2, $3)",
+            """insert into audit_logs (tenant_id, actor, action, target, meta)
+               values ($1, 'user-x', 'lead.viewed', $2, $3)""",
             m.tenant_id,
             f"lead:{w['lead']}",
             {"shown": f"{NAME} <{EMAIL.lower()}>"},
@@ -149,7 +150,8 @@ async def _seed_sql(pool: asyncpg.Pool, m: Member, w: dict[str, str], settings: 
             {"text": f"{NAME} fechou o plano anual; CPF {CPF}"},
         )
         await conn.execute(
-            "insert into creatives (tenant_id, name, audience, angle, meta) values ($1, 'Depoimento', 'alunos', 'prova', $2)",
+            """insert into creatives (tenant_id, name, audience, angle, meta)
+               values ($1, 'Depoimento', 'alunos', 'prova', $2)""",
             m.tenant_id,
             {"quote": f"“Adorei!” — {NAME}"},
         )

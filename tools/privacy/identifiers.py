@@ -243,8 +243,14 @@ class Redactor:
         return self._re.sub(self._mask, value)
 
     def json(self, value: object) -> object:
+        """Masks every string in a decoded JSON value (keys too); UTF-8 bytes are masked as text."""
         if isinstance(value, str):
             return self.text(value)
+        if isinstance(value, bytes):
+            try:
+                return self.text(value.decode("utf-8")).encode("utf-8")
+            except UnicodeDecodeError:
+                return value  # not text: nothing a pattern can find
         if isinstance(value, list):
             return [self.json(v) for v in value]
         if isinstance(value, dict):
