@@ -49,7 +49,8 @@ ART_37 = "LGPD Art. 37 and Art. 6 X (record of processing operations, accountabi
 
 _TAX = (
     "payment records are kept for tax and accounting: amounts, dates, status and the processor's ids "
-    "(CTN Art. 173/195: tax records until the statute of limitations, 5 years); " + ART_16_I
+    "(CTN Art. 195 sole paragraph with Art. 173/174, Código Civil Art. 1.194: books and their vouchers until "
+    "the tax credits prescribe, 5 years); " + ART_16_I
 )
 
 # Asaas payment fields that carry no personal data (the rest — description, invoice URL,
