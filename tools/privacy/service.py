@@ -251,8 +251,9 @@ async def _erase_table(
             })"""
             status = await conn.execute(sql, linked)
             out["anonymised"] += int(status.split()[-1])
-        rest = tuple(c for c in entry.text if c not in entry.set)
-        out["redacted"] += await _redact_rows(conn, entry, set(linked), redactor, rest)
+        if entry.action == "anonymise":  # a kept row changes only through its `set` (e.g. memberships: not at all)
+            rest = tuple(c for c in entry.text if c not in entry.set)
+            out["redacted"] += await _redact_rows(conn, entry, set(linked), redactor, rest)
     if mentions:
         if entry.on_mention == "delete":
             blob = " || ' ' || ".join(f"coalesce({c}::text, '')" for c in entry.text)
