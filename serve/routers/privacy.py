@@ -85,9 +85,7 @@ async def create_request(
     out = PrivacyRequestOut.model_validate_json(bytes(response.body))
     if response.headers.get("Idempotent-Replayed") == "true":
         async with tenant_tx(state.pool, ctx.tenant_id) as conn:
-            status = await conn.fetchval(
-                "select status from privacy_requests where tenant_id = $1 and id = $2", ctx.tenant_id, out.id
-            )
+            status = await privacy_store.status_of(conn, ctx.tenant_id, out.id)
         if status != "queued":  # running, finished, or an export bundle since deleted by an erase
             return response
     dispatch_request(request, state, ctx.tenant_id, out.id)  # a replay re-dispatches a request still queued

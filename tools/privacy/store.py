@@ -49,6 +49,14 @@ async def get_request(conn: asyncpg.Connection, tenant_id: TenantId, request_id:
     return dict(row)
 
 
+async def status_of(conn: asyncpg.Connection, tenant_id: TenantId, request_id: UUID) -> str | None:
+    """The request's status, None when it no longer exists (an export deleted by an erase)."""
+    status: str | None = await conn.fetchval(
+        "select status from privacy_requests where tenant_id = $1 and id = $2", tenant_id, request_id
+    )
+    return status
+
+
 async def list_requests(conn: asyncpg.Connection, tenant_id: TenantId, limit: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"""select {PUBLIC_COLUMNS.replace("result, ", "")} from privacy_requests where tenant_id = $1
@@ -120,4 +128,13 @@ async def finish(
     )
 
 
-__all__ = ["claim", "finish", "get_request", "insert_request", "list_requests", "report", "save_footprint"]
+__all__ = [
+    "claim",
+    "finish",
+    "get_request",
+    "insert_request",
+    "list_requests",
+    "report",
+    "save_footprint",
+    "status_of",
+]
