@@ -26,7 +26,7 @@ from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
 from .ratelimit import RateLimiter
-from .routers import admin, agents, creatives, crm, health, me, payments, rag
+from .routers import admin, agents, creatives, crm, health, me, payments, privacy, rag
 from .schemas import ErrorBody
 from .state import AppState, RelayProbe
 
@@ -98,6 +98,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         agents.router,
         creatives.router,
         payments.router,
+        privacy.router,
         rag.router,
     ):
         app.include_router(router)

@@ -166,6 +166,13 @@ SEEDS: dict[str, Seed] = {
         """insert into rag_jobs (tenant_id, space_id, doc_id, model) values ($1, $3, $4, $2) returning id""",
         ("kb_spaces", "kb_docs"),
     ),
+    # 0011 privacy
+    "privacy_requests": Seed(
+        "requested_by",
+        """insert into privacy_requests (tenant_id, kind, subject, subject_hashes, identifier_kinds, requested_by)
+           values ($1, 'export', '{"email": "maria@example.com"}', array[md5($2::text)], array['email'], $2)
+           returning id""",
+    ),
     "event_log": Seed("type", "insert into event_log (tenant_id, type, payload) values ($1, $2, '{}') returning id"),
     "processed_events": Seed(
         "consumer",

@@ -219,3 +219,20 @@ async def test_tenant_resolution_by_uuid_slug_and_subdomain(
         "/leads", headers={**auth, "Host": f"{a.member.slug}.app.example.com", "X-Tenant-Id": b.member.slug}
     )
     _assert_error(r, 403, "forbidden")
+
+
+async def test_privacy_requests_of_another_tenant_are_not_found(
+    client: httpx.AsyncClient, worlds: tuple[World, World]
+) -> None:
+    a, b = worlds
+    created = await client.post(
+        "/privacy/requests",
+        json={"kind": "export", "subject": {"email": f"bola-{b.member.slug}@example.com"}},
+        headers=b.member.headers(**{"Idempotency-Key": str(uuid.uuid4())}),
+    )
+    assert created.status_code == 202, created.text
+    rid = created.json()["id"]
+    _assert_error(await client.get(f"/privacy/requests/{rid}", headers=a.member.headers()), 404, "not_found")
+    listed = (await client.get("/privacy/requests", headers=a.member.headers())).json()["items"]
+    assert rid not in {x["id"] for x in listed}
+    assert (await client.get(f"/privacy/requests/{rid}", headers=b.member.headers())).status_code == 200
