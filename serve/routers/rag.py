@@ -410,5 +410,6 @@ async def search(
     space_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Hybrid (vector + Portuguese full-text, fused by reciprocal rank) search with sources."""
-    results = await knowledge_of(request, state).search(ctx.tenant_id, q, k, space_id)
+    with state.metrics.rag_search.labels(str(k)).time():
+        results = await knowledge_of(request, state).search(ctx.tenant_id, q, k, space_id)
     return [r.as_api() for r in results]
