@@ -85,8 +85,8 @@ def _buffer(state: AppState) -> RunEventBuffer:
 
 
 def _require_writer(ctx: TenantContext) -> None:
-    if ctx.role == "viewer":
-        raise Forbidden("viewers cannot run agents or tools", details={"role": ctx.role})
+    if ctx.read_only:
+        raise Forbidden("read-only roles (viewer, auditor) cannot run agents or tools", details={"role": ctx.role})
 
 
 # Configuration ------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ async def invoke_tool(
     (a retry replays the stored result). Unknown tool 404; tool not allowed for the agent 403."""
     if tool_name not in REGISTRY:
         raise NotFound("unknown tool", details={"tool": tool_name})
-    needs_key = REGISTRY[tool_name].side_effect and tool_name in catalog(body.agent) and ctx.role != "viewer"
+    needs_key = REGISTRY[tool_name].side_effect and tool_name in catalog(body.agent) and not ctx.read_only
     if needs_key and not (idempotency_key and idempotency_key.strip()):
         raise ValidationFailed(
             f"{tool_name} has side effects: send an Idempotency-Key header",

@@ -217,6 +217,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit/threads/{thread_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Replay Thread
+         * @description A conversation with its runs, tool calls and sources, with CPF, CNPJ, phones, e-mails
+         *     and card numbers masked. Each replay is recorded in the audit log.
+         */
+        get: operations["replay_thread_audit_threads__thread_id__replay_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/creatives": {
         parameters: {
             query?: never;
@@ -1478,6 +1499,145 @@ export interface components {
              */
             weight: number;
         };
+        /** Replay */
+        Replay: {
+            /**
+             * Masked
+             * @description how many values of each PII kind were masked
+             */
+            masked: {
+                [key: string]: number;
+            };
+            /** Messages */
+            messages: components["schemas"]["ReplayMessage"][];
+            /** Runs */
+            runs: components["schemas"]["ReplayRun"][];
+            thread: components["schemas"]["ReplayThread"];
+        };
+        /** ReplayInvocation */
+        ReplayInvocation: {
+            /** Args */
+            args: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Result */
+            result: unknown;
+            /** Tool */
+            tool: string;
+        };
+        /** ReplayMessage */
+        ReplayMessage: {
+            /** Agent */
+            agent: string | null;
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Direction */
+            direction: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Run Id */
+            run_id: string | null;
+            /** Sender */
+            sender: string;
+        };
+        /** ReplayRun */
+        ReplayRun: {
+            /** Ab Bucket */
+            ab_bucket: string | null;
+            /** Agent */
+            agent: string;
+            /** Cost Usd */
+            cost_usd: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Input */
+            input: string;
+            /** Latency Ms */
+            latency_ms: number | null;
+            /** Model */
+            model: string | null;
+            /** Output */
+            output: string | null;
+            /** Price Version */
+            price_version: string | null;
+            /** Prompt Version Id */
+            prompt_version_id: string | null;
+            /** Sources */
+            sources: {
+                [key: string]: unknown;
+            }[];
+            /** Status */
+            status: string;
+            /**
+             * Tool Calls
+             * @description calls as the model made them, with results
+             */
+            tool_calls: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Tool Invocations
+             * @description the side-effect ledger rows of this run
+             */
+            tool_invocations: components["schemas"]["ReplayInvocation"][];
+            usage: components["schemas"]["ReplayUsage"];
+        };
+        /** ReplayThread */
+        ReplayThread: {
+            /** Channel */
+            channel: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Lead Id */
+            lead_id: string | null;
+            /** Status */
+            status: string;
+        };
+        /** ReplayUsage */
+        ReplayUsage: {
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+        };
         /** RlsCheck */
         RlsCheck: {
             /** Detail */
@@ -1533,7 +1693,7 @@ export interface components {
             name: string;
             /**
              * Pii Masking
-             * @description mask CPF, CNPJ, phones and e-mails before storing or embedding
+             * @description mask CPF, CNPJ, phones, e-mails and card numbers before storing or embedding
              * @default false
              */
             pii_masking: boolean;
@@ -2724,6 +2884,103 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Bad request (malformed JSON, missing Idempotency-Key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a member of the tenant, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (including another tenant's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict (duplicate, or the same Idempotency-Key is in flight) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed (field paths in details) or Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replay_thread_audit_threads__thread_id__replay_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant uuid or slug */
+                "x-tenant-id"?: string | null;
+            };
+            path: {
+                thread_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replay"];
                 };
             };
             /** @description Bad request (malformed JSON, missing Idempotency-Key) */
