@@ -30,6 +30,7 @@ from core.settings import Settings
 from core.tenancy import TenantId
 from db.pool import tenant_tx
 
+from . import cost as ai_cost
 from . import memory
 from .agents import AGENT_CLASSES
 from .base import BaseAgent
@@ -163,7 +164,7 @@ class AgentHost:
             config = await ensure_agent(conn, self.tenant_id, self.agent, self.impl.defaults())
             thread = await memory.ensure_thread(conn, self.tenant_id, req.thread_id, self.agent, req.run_id)
             prompt = pick_prompt(config.prompts, thread["id"])
-            model_name = self._model_name(config)
+            model_name = await ai_cost.gate(conn, self.tenant_id, self._model_name(config))
             await memory.create_run(
                 conn,
                 self.tenant_id,
@@ -291,8 +292,10 @@ class AgentHost:
         instructions = self.impl.instructions(run.prompt.text)
         turn = Turn(self.agent, req.input, dict(req.context), past, [], allowed, dict(run.config.guardrails))
         agent = build_agent(self, run, allowed, instructions, turn, state)
-        async for ev in agent.arun(history_messages(past, req.input), stream=True, stream_events=True):
-            await self._on_agno_event(run, state, ev, instructions)
+        with ai_cost.agent_span(self.agent, run.model_name, run.thread_id) as span:
+            async for ev in agent.arun(history_messages(past, req.input), stream=True, stream_events=True):
+                await self._on_agno_event(run, state, ev, instructions)
+            ai_cost.record_usage(span, state.tokens_in, state.tokens_out)
         await self._release(run, state, state.evidence.flush(), instructions)
         await self._complete(run, state)
 
@@ -339,12 +342,6 @@ class AgentHost:
         elif kind == "RunErrorEvent":
             raise DependencyUnavailable(f"model error: {getattr(ev, 'content', '')}")
 
-    def _cost(self, state: _RunState, model_name: str) -> float:
-        if model_name == MODEL_NAME:
-            return 0.0
-        s = self.deps.settings
-        return (state.tokens_in * s.llm_price_in_per_mtok + state.tokens_out * s.llm_price_out_per_mtok) / 1e6
-
     async def _complete(self, run: _Run, state: _RunState) -> None:
         run.status = "completed"
         await self._finish(run, state, "completed")
@@ -353,7 +350,8 @@ class AgentHost:
         req = run.request
         output = "".join(state.output)
         latency_ms = int((time.perf_counter() - state.t0) * 1000) if state.t0 else 0
-        cost = self._cost(state, run.model_name)
+        priced = ai_cost.price_run(self.deps.settings, run.model_name, state.tokens_in, state.tokens_out)
+        cost = priced.cost_usd
 
         async def record() -> None:
             async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
@@ -371,6 +369,7 @@ class AgentHost:
                     latency_ms=latency_ms,
                     error=error,
                 )
+                await ai_cost.settle(conn, self.tenant_id, req.run_id, priced)
                 if status == "completed" and output:
                     await memory.append_message(
                         conn,
@@ -415,10 +414,11 @@ class AgentHost:
         depth = run.request.context.get("ask_depth")
         if (run.request.principal or "").startswith("agent:") and isinstance(depth, int) and depth > 0:
             ctx.ask_depth = depth  # hops are counted only on runs that other agents started
-        try:
-            result = await execute(ctx, name, args, allowed=allowed)
-        except TridiumError as exc:
-            result = {"error": {"code": exc.code, "message": exc.message}}
+        with ai_cost.tool_span(name):
+            try:
+                result = await execute(ctx, name, args, allowed=allowed)
+            except TridiumError as exc:
+                result = {"error": {"code": exc.code, "message": exc.message}}
         return json.dumps(result, ensure_ascii=False, default=str)
 
     def _tool_context(self, run_id: UUID | None, thread_id: UUID | None, role: str) -> ToolContext:

@@ -47,6 +47,7 @@ from db.pool import tenant_tx
 
 from ..deps import AdminTenant, State, Tenant
 from ..knowledge_runtime import knowledge_of
+from ..schemas import ErrorBody
 from ..state import AppState
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,10 @@ async def _resume(request: Request, state: AppState, ctx: TenantContext, last_ev
 @router.post(
     "/run",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "run events (SSE)"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "run events (SSE)"},
+        402: {"model": ErrorBody, "description": "ai_budget_exceeded: the tenant's monthly AI budget is spent"},
+    },
 )
 async def run_agent(
     body: RunIn,
