@@ -135,15 +135,18 @@ async def gate(conn: asyncpg.Connection, tenant_id: TenantId, model_name: str) -
 
 
 async def settle(conn: asyncpg.Connection, tenant_id: TenantId, run_id: UUID, priced: Priced) -> None:
-    """Store the price version of a finished run; emit the 80 % event once per month."""
+    """Store the price version of a paid run; emit the 80 % event once per month.
+
+    Free runs (the offline model, zero tokens) cost no statement: their price_version stays
+    null and they cannot move a budget."""
+    if priced.cost_usd <= 0:
+        return
     await conn.execute(
         "update agent_runs set price_version = $3 where tenant_id = $1 and id = $2",
         tenant_id,
         run_id,
         priced.price_version,
     )
-    if priced.cost_usd <= 0:
-        return
     start = month_start()
     row = await conn.fetchrow(
         f"""update ai_budgets set warned_month = $3

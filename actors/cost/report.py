@@ -17,7 +17,8 @@ async def daily_costs(conn: asyncpg.Connection, tenant_id: TenantId, first: date
     rows = await conn.fetch(
         """select (created_at at time zone 'UTC')::date as day, count(*) as runs,
                   coalesce(sum(tokens_in), 0) as tokens_in, coalesce(sum(tokens_out), 0) as tokens_out,
-                  coalesce(sum(cost), 0) as cost, array_agg(distinct coalesce(price_version, 'unpriced')) as versions
+                  coalesce(sum(cost), 0) as cost,
+                  array_agg(distinct price_version) filter (where price_version is not null) as versions
            from agent_runs where tenant_id = $1 and created_at >= $2 and created_at < $3
            group by 1 order by 1""",
         tenant_id,
@@ -36,7 +37,7 @@ async def daily_costs(conn: asyncpg.Connection, tenant_id: TenantId, first: date
                 "tokens_in": int(r["tokens_in"]) if r else 0,
                 "tokens_out": int(r["tokens_out"]) if r else 0,
                 "cost_usd": round(float(r["cost"]), 8) if r else 0.0,
-                "price_versions": sorted(r["versions"]) if r else [],
+                "price_versions": sorted(r["versions"] or []) if r else [],
             }
         )
         day += timedelta(days=1)
