@@ -6,6 +6,7 @@ tokens per model. A run is priced with the newest version in effect on the day i
 the version is stored with the run (``agent_runs.price_version``), so a price change never
 rewrites history. A model the table does not list falls back to ``LLM_PRICE_IN_PER_MTOK`` /
 ``LLM_PRICE_OUT_PER_MTOK`` (version ``settings``), else it is recorded as ``unpriced``.
+The offline model is always free.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from core.settings import Settings
+
+from ..offline_model import MODEL_NAME as OFFLINE_MODEL
 
 DEFAULT_TABLE = Path(__file__).with_name("prices.json")
 
@@ -87,6 +90,8 @@ def model_id(model_name: str) -> str:
 def price_run(
     settings: Settings, model_name: str, tokens_in: int, tokens_out: int, at: datetime | None = None
 ) -> Priced:
+    if model_name == OFFLINE_MODEL:  # runs on our CPU: free whatever the table says
+        return Priced(0.0, "offline")
     day = (at or datetime.now(UTC)).astimezone(UTC).date()
     version = table_for(settings).in_effect(day)
     price = version.models.get(model_id(model_name)) if version else None

@@ -41,6 +41,8 @@ def test_unknown_models_fall_back_to_settings_prices_or_are_unpriced(tmp_path: P
     priced = _settings(tmp_path, llm_price_in_per_mtok=3.0, llm_price_out_per_mtok=6.0)
     got = price_run(priced, "openai-compatible:other", 1_000_000, 1_000_000)
     assert (got.cost_usd, got.price_version) == (9.0, "settings")
+    # The offline model never falls back to a paid price.
+    assert price_run(priced, "offline-grounded-v1", 1_000_000, 1_000_000).cost_usd == 0.0
 
 
 def test_the_shipped_table_is_valid_and_prices_the_offline_model_at_zero() -> None:
