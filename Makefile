@@ -72,6 +72,7 @@ bench: install system-deps
 	$(BIN)/python -m bench.rag_latency
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.embed_device
+	$(BIN)/python -m bench.pii_mask
 
 # Re-pin the whole dependency tree from the current virtualenv.
 lock:
