@@ -97,7 +97,10 @@ async def set_budget(
         """insert into ai_budgets (tenant_id, monthly_limit_usd, on_exceed, updated_by)
            values ($1, $2, $3, $4)
            on conflict (tenant_id) do update set monthly_limit_usd = excluded.monthly_limit_usd,
-               on_exceed = excluded.on_exceed, updated_by = excluded.updated_by, updated_at = now()""",
+               on_exceed = excluded.on_exceed, updated_by = excluded.updated_by, updated_at = now(),
+               -- a new limit re-arms this month's 80 % event; changing only on_exceed does not
+               warned_month = case when ai_budgets.monthly_limit_usd = excluded.monthly_limit_usd
+                                   then ai_budgets.warned_month end""",
         tenant_id,
         monthly_limit_usd,
         on_exceed,

@@ -166,6 +166,11 @@ async def test_budget_warns_once_at_80_refuses_at_100_and_can_fall_back_offline(
     fallback = await _done(cost_client, m)
     assert fallback["model"] == "offline-grounded-v1" and fallback["cost"] == 0
     assert len(await threshold_events()) == 1
+    # A higher limit re-arms the event: 3 runs of 4.4 are 68 %, the fourth makes 91 %.
+    r = await cost_client.put("/admin/ai-budget", json={"monthly_limit_usd": 4.4 * cost}, headers=m.headers())
+    assert r.json()["warned_at_80"] is False
+    await _done(cost_client, m)
+    assert len(await threshold_events()) == 2
 
 
 async def test_budget_route_is_admin_only_and_validated(
