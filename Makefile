@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run down status test lint format openapi bench lock clean
+.PHONY: install system-deps run down status test lint format openapi ts-types bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,15 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The pinned TypeScript generator (clients/ts/package-lock.json); `npm ci` reinstalls it
+# from the lock (offline once the npm cache has the tarballs).
+TS_STAMP := clients/ts/node_modules/.installed
+$(TS_STAMP): clients/ts/package.json clients/ts/package-lock.json
+	@bash scripts/system-deps.sh
+	cd clients/ts && npm ci --no-audit --no-fund --prefer-offline --silent
+	@touch $(TS_STAMP)
+
+install: $(STAMP) $(TS_STAMP)
 
 # OS packages the platform needs, installed only when missing.
 system-deps:
@@ -49,6 +57,11 @@ format: install
 
 openapi: install
 	$(BIN)/python -m serve.openapi
+	cd clients/ts && npm run --silent generate
+
+# TypeScript types of the API from docs/openapi.json (tests/unit/test_ts_types.py checks drift).
+ts-types: install
+	cd clients/ts && npm run --silent generate
 
 bench: install system-deps
 	@bash scripts/system-deps.sh bench
@@ -60,10 +73,11 @@ bench: install system-deps
 	$(BIN)/python -m bench.rag_latency
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.embed_device
+	$(BIN)/python -m bench.pii_mask
 
 # Re-pin the whole dependency tree from the current virtualenv.
 lock:
 	$(BIN)/pip freeze --exclude-editable | grep -v '^tridium' > requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache clients/ts/node_modules

@@ -37,6 +37,7 @@ from core.settings import Settings
 from core.tenancy import TenantId
 from db.pool import tenant_tx
 
+from . import cost as ai_cost
 from . import memory
 from .agents import AGENT_CLASSES
 from .base import BaseAgent
@@ -201,7 +202,7 @@ class AgentHost:
                     await lock.acquire()
                     owned = True
                 prompt = pick_prompt(config.prompts, thread["id"])
-                model_name = self._model_name(config)
+                model_name = await ai_cost.gate(conn, self.tenant_id, self._model_name(config))
                 await memory.create_run(
                     conn,
                     self.tenant_id,
@@ -397,8 +398,10 @@ class AgentHost:
         instructions = self.impl.instructions(run.prompt.text)
         turn = Turn(self.agent, req.input, dict(req.context), past, [], allowed, dict(run.config.guardrails))
         agent = build_agent(self, run, allowed, instructions, turn, state)
-        async for ev in agent.arun(history_messages(past, req.input), stream=True, stream_events=True):
-            await self._on_agno_event(run, state, ev, instructions)
+        with ai_cost.agent_span(self.agent, run.model_name, run.thread_id) as span:
+            async for ev in agent.arun(history_messages(past, req.input), stream=True, stream_events=True):
+                await self._on_agno_event(run, state, ev, instructions)
+            ai_cost.record_usage(span, state.tokens_in, state.tokens_out)
         await self._release(run, state, state.evidence.flush(), instructions)
         await self._complete(run, state)
 
@@ -445,12 +448,6 @@ class AgentHost:
         elif kind == "RunErrorEvent":
             raise DependencyUnavailable(f"model error: {getattr(ev, 'content', '')}")
 
-    def _cost(self, state: _RunState, model_name: str) -> float:
-        if model_name == MODEL_NAME:
-            return 0.0
-        s = self.deps.settings
-        return (state.tokens_in * s.llm_price_in_per_mtok + state.tokens_out * s.llm_price_out_per_mtok) / 1e6
-
     async def _complete(self, run: _Run, state: _RunState) -> None:
         run.status = "completed"
         await self._finish(run, state, "completed")
@@ -459,7 +456,8 @@ class AgentHost:
         req = run.request
         output = "".join(state.output)
         latency_ms = int((time.perf_counter() - state.t0) * 1000) if state.t0 else 0
-        cost = self._cost(state, run.model_name)
+        priced = ai_cost.price_run(self.deps.settings, run.model_name, state.tokens_in, state.tokens_out)
+        cost = priced.cost_usd
         answer = None
         if status == "completed" and output:  # the agent's turn, in the thread's memory
             answer = (run.thread_id, self.agent, {"agent": self.agent, "run_id": str(req.run_id)})
@@ -481,6 +479,7 @@ class AgentHost:
                     error=error,
                     answer=answer,
                 )
+                await ai_cost.settle(conn, self.tenant_id, req.run_id, priced)
             if status == "completed":
                 await self._emit(
                     run,
@@ -517,10 +516,11 @@ class AgentHost:
         depth = run.request.context.get("ask_depth")
         if (run.request.principal or "").startswith("agent:") and isinstance(depth, int) and depth > 0:
             ctx.ask_depth = depth  # hops are counted only on runs that other agents started
-        try:
-            result = await execute(ctx, name, args, allowed=allowed)
-        except TridiumError as exc:
-            result = {"error": {"code": exc.code, "message": exc.message}}
+        with ai_cost.tool_span(name):
+            try:
+                result = await execute(ctx, name, args, allowed=allowed)
+            except TridiumError as exc:
+                result = {"error": {"code": exc.code, "message": exc.message}}
         return json.dumps(result, ensure_ascii=False, default=str)
 
     def _tool_context(self, run_id: UUID | None, thread_id: UUID | None, role: str) -> ToolContext:

@@ -10,6 +10,7 @@ else builds error responses.
     ├── ClientError                   400 bad_request
     │   ├── ValidationFailed          422 validation_failed
     │   ├── Unauthorized              401 unauthorized
+    │   ├── BudgetExceeded            402 ai_budget_exceeded (the tenant's monthly AI budget is spent)
     │   ├── Forbidden                 403 forbidden
     │   ├── NotFound                  404 not_found
     │   ├── Conflict                  409 conflict
@@ -53,6 +54,11 @@ class ValidationFailed(ClientError):
 class Unauthorized(ClientError):
     status = 401
     code = "unauthorized"
+
+
+class BudgetExceeded(ClientError):
+    status = 402
+    code = "ai_budget_exceeded"
 
 
 class Forbidden(ClientError):
@@ -106,6 +112,7 @@ class DependencyUnavailable(TridiumError):
 
 
 __all__ = [
+    "BudgetExceeded",
     "ClientError",
     "Conflict",
     "DependencyUnavailable",

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, validation_alias=AliasChoices("LLM_MODEL", "TRIDIUM_LLM_MODEL"))
     llm_price_in_per_mtok: float = 0.0  # USD per million input tokens, for agent_runs.cost
     llm_price_out_per_mtok: float = 0.0
+    # Versioned AI price table (JSON); default actors/cost/prices.json. See actors.cost.pricing.
+    ai_price_table: str | None = None
     agent_model_default: str = Field("auto", description="model of agents set to auto: auto | offline | openai")
     agent_runtime: str = Field("auto", description="auto (Ray when initialised, else in-process) | ray | local")
     agent_idle_s: float = Field(300.0, description="an idle agent actor is passivated after this")

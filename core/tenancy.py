@@ -8,7 +8,9 @@ from uuid import UUID
 
 TenantId = NewType("TenantId", UUID)
 
-ROLES = ("owner", "admin", "member", "viewer")
+# auditor: reads conversations (masked replay) and costs, writes nothing.
+ROLES = ("owner", "admin", "member", "viewer", "auditor")
+READ_ONLY_ROLES = frozenset({"viewer", "auditor"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,5 +36,14 @@ class TenantContext:
     def is_admin(self) -> bool:
         return self.role in ("owner", "admin")
 
+    @property
+    def read_only(self) -> bool:
+        return self.role in READ_ONLY_ROLES
 
-__all__ = ["ROLES", "Principal", "TenantContext", "TenantId"]
+    @property
+    def may_audit(self) -> bool:
+        """Replay conversations and read AI costs: owner, admin or auditor."""
+        return self.role in ("owner", "admin", "auditor")
+
+
+__all__ = ["READ_ONLY_ROLES", "ROLES", "Principal", "TenantContext", "TenantId"]

@@ -1,4 +1,5 @@
-"""Find and mask Brazilian personal data: CPF, CNPJ, phone numbers and e-mail addresses.
+"""Find and mask Brazilian personal data: CPF, CNPJ, phone numbers, e-mail addresses and
+payment card numbers.
 
 Masking is optional per tenant and happens between parsing and chunking, so what is
 embedded, stored and shown to agents never holds the raw values. Detection leans towards
@@ -14,6 +15,10 @@ precision where the cost of a miss is low and towards recall where it is high:
   too; a landline without DDD (``3090-4455``) is not, because 8 digits with a dash are too
   often something else.
 * E-mail addresses use a practical ASCII pattern (what appears in the wild, not RFC 5322).
+* Card numbers (PAN) are 13 to 19 digits, bare or grouped by spaces or dashes (4-4-4-4…,
+  or 4-6-5 / 4-6-4 for Amex and Diners), starting with 3, 4, 5 or 6 (the issuer ranges of
+  Amex, Diners, JCB, Visa, Elo, Mastercard, Hipercard and Discover) and passing the Luhn
+  check; 16 digits that fail Luhn are an order number, not a card.
 
 ``evaluate_pii`` measures precision and recall against a gold file by parsing the real
 documents with the real parsers, so the number includes extraction errors (OCR, tables).
@@ -39,6 +44,7 @@ class PiiKind(StrEnum):
     CNPJ = "cnpj"
     PHONE = "phone"
     EMAIL = "email"
+    CARD = "card"
 
 
 MASK_TOKENS: dict[PiiKind, str] = {
@@ -46,6 +52,7 @@ MASK_TOKENS: dict[PiiKind, str] = {
     PiiKind.CNPJ: "[CNPJ]",
     PiiKind.PHONE: "[TELEFONE]",
     PiiKind.EMAIL: "[EMAIL]",
+    PiiKind.CARD: "[CARTAO]",
 }
 ALL_KINDS: frozenset[PiiKind] = frozenset(PiiKind)
 
@@ -56,6 +63,7 @@ _CPF = re.compile(_START + r"(?:\d{3}\.\d{3}\.\d{3}-\d{2}|\d{9}-?\d{2})" + _END)
 _CNPJ = re.compile(
     _START + r"(?:[0-9A-Z]{2}\.[0-9A-Z]{3}\.[0-9A-Z]{3}/[0-9A-Z]{4}-\d{2}|\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2})" + _END
 )
+_CARD = re.compile(_START + r"(?:\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}|\d{4}[ -]?\d{6}[ -]?\d{4,5})" + _END)
 _SEP = r"[ \t.-]?"
 _PHONE = re.compile(
     r"(?<![0-9A-Za-z+])(?<![0-9][./-])"
@@ -83,7 +91,7 @@ _DDDS = frozenset(
 )
 # Kinds listed first win when two findings overlap: a valid CPF is more specific than
 # "11 digits that could be a phone".
-_PRIORITY = {PiiKind.CNPJ: 0, PiiKind.CPF: 1, PiiKind.EMAIL: 2, PiiKind.PHONE: 3}
+_PRIORITY = {PiiKind.CNPJ: 0, PiiKind.CPF: 1, PiiKind.CARD: 2, PiiKind.EMAIL: 3, PiiKind.PHONE: 4}
 
 
 def _alnum(value: str) -> str:
@@ -114,6 +122,26 @@ def cnpj_is_valid(value: str) -> bool:
         if (0 if remainder < 2 else 11 - remainder) != int(chars[size]):
             return False
     return True
+
+
+def luhn_is_valid(value: str) -> bool:
+    """The Luhn (mod 10) check of a card number. Spaces and dashes are ignored."""
+    digits = [int(ch) for ch in value if ch.isdigit()]
+    if not digits:
+        return False
+    total = 0
+    for i, digit in enumerate(reversed(digits)):
+        doubled = digit * 2 if i % 2 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return total % 10 == 0
+
+
+def card_is_plausible(value: str) -> bool:
+    """13 to 19 digits, an issuer range that cards use (3, 4, 5, 6), and a valid Luhn digit."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return (
+        13 <= len(digits) <= 19 and digits[0] in "3456" and digits != digits[0] * len(digits) and luhn_is_valid(digits)
+    )
 
 
 def _phone_is_plausible(match: re.Match[str]) -> bool:
@@ -148,6 +176,12 @@ def find_pii(text: str, kinds: Iterable[PiiKind] = ALL_KINDS) -> list[PiiMatch]:
             for m in _CNPJ.finditer(text)
             if cnpj_is_valid(m.group())
         ]
+    if PiiKind.CARD in wanted:
+        found += [
+            PiiMatch(PiiKind.CARD, m.start(), m.end(), m.group())
+            for m in _CARD.finditer(text)
+            if card_is_plausible(m.group())
+        ]
     if PiiKind.EMAIL in wanted:
         found += [PiiMatch(PiiKind.EMAIL, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)]
     if PiiKind.PHONE in wanted:
@@ -165,7 +199,8 @@ def find_pii(text: str, kinds: Iterable[PiiKind] = ALL_KINDS) -> list[PiiMatch]:
 
 
 def mask_pii(text: str, kinds: Iterable[PiiKind] = ALL_KINDS) -> MaskResult:
-    """Replace each finding with its token (``[CPF]``, ``[CNPJ]``, ``[TELEFONE]``, ``[EMAIL]``)."""
+    """Replace each finding with its token (``[CPF]``, ``[CNPJ]``, ``[TELEFONE]``, ``[EMAIL]``,
+    ``[CARTAO]``)."""
     matches = find_pii(text, kinds)
     parts: list[str] = []
     cursor = 0
@@ -293,6 +328,8 @@ def evaluate_pii(gold_path: str | Path, *, documents: Sequence[str | Path] | Non
 
 __all__ = [
     "ALL_KINDS",
+    "card_is_plausible",
+    "luhn_is_valid",
     "MASK_TOKENS",
     "KindScore",
     "MaskResult",

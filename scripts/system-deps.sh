@@ -6,6 +6,10 @@ if [[ -z "${REDIS_URL:-}" ]] && ! command -v redis-server >/dev/null; then need+
 # OCR of scanned PDFs (knowledge.parsing.pdf): Tesseract with the Portuguese model.
 langs=$(tesseract --list-langs 2>/dev/null || true)
 if ! grep -qx por <<<"$langs"; then need+=(tesseract-ocr tesseract-ocr-por); fi
+# The TypeScript contract (clients/ts): openapi-typescript runs on Node.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then need+=(nodejs npm); fi
+# Alert rules are unit-tested with promtool (tests/unit/test_alert_rules.py).
+if ! command -v promtool >/dev/null; then need+=(prometheus); fi
 # `make bench` drives HTTP load with wrk.
 if [[ "${1:-}" == "bench" ]] && ! command -v wrk >/dev/null; then need+=(wrk); fi
 if [[ ${#need[@]} -eq 0 ]]; then exit 0; fi

@@ -26,7 +26,7 @@ from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
 from .ratelimit import RateLimiter
-from .routers import admin, agents, creatives, crm, health, me, payments, privacy, rag
+from .routers import admin, agents, ai_cost, audit, creatives, crm, health, me, payments, privacy, rag
 from .schemas import ErrorBody
 from .state import AppState, RelayProbe
 
@@ -96,6 +96,8 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         crm.router,
         admin.router,
         agents.router,
+        audit.router,
+        ai_cost.router,
         creatives.router,
         payments.router,
         privacy.router,

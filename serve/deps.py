@@ -88,6 +88,15 @@ def require_admin(ctx: Tenant) -> TenantContext:
 AdminTenant = Annotated[TenantContext, Depends(require_admin)]
 
 
+def require_auditor(ctx: Tenant) -> TenantContext:
+    if not ctx.may_audit:
+        raise Forbidden("this route needs the auditor, admin or owner role", details={"role": ctx.role})
+    return ctx
+
+
+AuditTenant = Annotated[TenantContext, Depends(require_auditor)]
+
+
 class IdempotentCall:
     """Runs a handler once per Idempotency-Key; replays the stored response otherwise."""
 
@@ -152,6 +161,7 @@ Idempotent = Annotated[IdempotentCall, Depends(get_idempotent_call)]
 
 __all__ = [
     "AdminTenant",
+    "AuditTenant",
     "CurrentPrincipal",
     "Idempotent",
     "IdempotentCall",

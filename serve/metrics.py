@@ -1,4 +1,10 @@
-"""Prometheus metrics (prometheus-client), scraped at ``/metrics``."""
+"""Prometheus metrics (prometheus-client), scraped at ``/metrics``.
+
+The alert rules in ``ops/prometheus/alerts.yml`` are written against these names (and
+tested with ``promtool test rules``): rename one here and tests/unit/test_alert_rules.py
+fails. Stream gauges are read from Redis at scrape time, so they are true for the whole
+cluster whichever gateway replica answers the scrape.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +40,39 @@ class GatewayMetrics:
         )
         self.outbox_published = Gauge(
             "tridium_outbox_published_total", "Events published by the relay since it started", registry=self.registry
+        )
+
+        self.webhook_deliveries = Counter(
+            "tridium_webhook_deliveries_total",
+            "Webhook deliveries accepted, by provider and outcome (stored: first delivery; "
+            "duplicate: the provider re-sent an event we already hold, i.e. a retry)",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.rag_search = Histogram(
+            "tridium_rag_search_duration_seconds",
+            "Hybrid RAG search latency (embedding + vector + full-text + fusion), by k",
+            ["k"],
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5),
+        )
+        self.stream_lag = Gauge(
+            "tridium_stream_lag_seconds",
+            "Age of the oldest event a consumer group has not finished (pending or not yet read)",
+            ["stream", "group"],
+            registry=self.registry,
+        )
+        self.stream_pending = Gauge(
+            "tridium_stream_pending",
+            "Entries delivered to a consumer group and not yet acknowledged",
+            ["stream", "group"],
+            registry=self.registry,
+        )
+        self.dead_letters = Gauge(
+            "tridium_stream_dead_letters",
+            "Entries in a consumer group's dead-letter stream (poison or over-delivered events)",
+            ["stream", "group"],
+            registry=self.registry,
         )
 
 

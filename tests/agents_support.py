@@ -87,6 +87,19 @@ class OpenAIScript:
 
     respond: Callable[[dict[str, Any]], tuple[str | None, list[dict[str, Any]] | None]]
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # The usage each completion reported (and, when streaming, only if the request asked for
+    # it with stream_options.include_usage, as OpenAI does).
+    usages: list[dict[str, int]] = field(default_factory=list)
+
+
+def count_usage(req: dict[str, Any], text: str | None, calls: list[dict[str, Any]] | None) -> dict[str, int]:
+    """Token counts as a real server would report them, approximated by words: the prompt
+    (every message and tool schema) in, the completion (text and call arguments) out."""
+    prompt = sum(len(str(m.get("content") or "").split()) for m in req.get("messages", []))
+    prompt += sum(len(json.dumps(t).split()) for t in req.get("tools", []) or [])
+    completion = len((text or "").split()) + sum(len(c["function"]["arguments"].split()) for c in calls or [])
+    completion = max(completion, 1)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _handler(script: OpenAIScript, api_key: str) -> type[BaseHTTPRequestHandler]:
@@ -113,7 +126,10 @@ def _handler(script: OpenAIScript, api_key: str) -> type[BaseHTTPRequestHandler]
             script.requests.append(req)
             text, calls = script.respond(req)
             model = req.get("model", "test-model")
-            usage = {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49}
+            usage = count_usage(req, text, calls)
+            include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
+            if not req.get("stream") or include_usage:
+                script.usages.append(usage)
             if not req.get("stream"):
                 msg: dict[str, Any] = {"role": "assistant", "content": text}
                 if calls:
@@ -142,8 +158,8 @@ def _handler(script: OpenAIScript, api_key: str) -> type[BaseHTTPRequestHandler]
                     "model": model,
                     "choices": [] if with_usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
                 }
-                if with_usage:
-                    body["usage"] = usage
+                if include_usage:
+                    body["usage"] = usage if with_usage else None
                 self.wfile.write(f"data: {json.dumps(body)}\n\n".encode())
                 self.wfile.flush()
 
@@ -170,7 +186,8 @@ def _handler(script: OpenAIScript, api_key: str) -> type[BaseHTTPRequestHandler]
                 for word in re.findall(r"\S+\s*", text or ""):
                     chunk({"content": word})
                 chunk({}, "stop")
-            chunk({}, with_usage=True)
+            if include_usage:  # one more chunk, empty choices, before [DONE]
+                chunk({}, with_usage=True)
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
             self.close_connection = True

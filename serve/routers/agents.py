@@ -47,6 +47,7 @@ from db.pool import tenant_tx
 
 from ..deps import AdminTenant, State, Tenant
 from ..knowledge_runtime import knowledge_of
+from ..schemas import ErrorBody
 from ..state import AppState
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,8 @@ def _buffer(state: AppState) -> RunEventBuffer:
 
 
 def _require_writer(ctx: TenantContext) -> None:
-    if ctx.role == "viewer":
-        raise Forbidden("viewers cannot run agents or tools", details={"role": ctx.role})
+    if ctx.read_only:
+        raise Forbidden("read-only roles (viewer, auditor) cannot run agents or tools", details={"role": ctx.role})
 
 
 # Configuration ------------------------------------------------------------------------------
@@ -305,7 +306,10 @@ async def _resume(request: Request, state: AppState, ctx: TenantContext, last_ev
 @router.post(
     "/run",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "run events (SSE)"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "run events (SSE)"},
+        402: {"model": ErrorBody, "description": "ai_budget_exceeded: the tenant's monthly AI budget is spent"},
+    },
 )
 async def run_agent(
     body: RunIn,
@@ -379,7 +383,7 @@ async def invoke_tool(
     (a retry replays the stored result). Unknown tool 404; tool not allowed for the agent 403."""
     if tool_name not in REGISTRY:
         raise NotFound("unknown tool", details={"tool": tool_name})
-    needs_key = REGISTRY[tool_name].side_effect and tool_name in catalog(body.agent) and ctx.role != "viewer"
+    needs_key = REGISTRY[tool_name].side_effect and tool_name in catalog(body.agent) and not ctx.read_only
     if needs_key and not (idempotency_key and idempotency_key.strip()):
         raise ValidationFailed(
             f"{tool_name} has side effects: send an Idempotency-Key header",

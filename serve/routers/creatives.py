@@ -105,8 +105,8 @@ async def decide(
     ctx: Tenant,
 ) -> dict[str, Any]:
     """Approve or reject a version, once (the same decision again is a no-op; the other is 409)."""
-    if ctx.role == "viewer":
-        raise Forbidden("viewers cannot approve creatives", details={"role": ctx.role})
+    if ctx.read_only:
+        raise Forbidden("read-only roles (viewer, auditor) cannot approve creatives", details={"role": ctx.role})
     async with tenant_tx(state.pool, ctx.tenant_id) as conn:
         return await creatives.decide_version(
             conn, ctx.tenant_id, creative_id, version, body.decision, by=ctx.principal.user_id, note=body.note

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from db.bus_stats import stream_stats
+
 from ..deps import State
 from ..schemas import Health, HealthChecks
 
@@ -59,4 +61,12 @@ async def metrics(state: State) -> Response:
             m.outbox_published.set(float(report.get("published", 0)))
         except Exception:  # noqa: BLE001 — metrics must render even when the relay is away
             pass
+    try:
+        groups = await asyncio.wait_for(stream_stats(state.redis, state.settings.events_stream), 2.0)
+    except Exception:  # noqa: BLE001 — same: a Redis outage shows in /health, not as a broken scrape
+        groups = []
+    for g in groups:
+        m.stream_lag.labels(g.stream, g.group).set(g.lag_s)
+        m.stream_pending.labels(g.stream, g.group).set(g.pending)
+        m.dead_letters.labels(g.stream, g.group).set(g.dead_letters)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

@@ -135,6 +135,7 @@ async def asaas_webhook(
     a duplicate answers 200 and changes nothing; reconciliation runs asynchronously."""
     body = await request.body()
     ingested = await payments.ingest(state.pool, asaas_access_token, body, request.app.state.webhook_tokens)
+    state.metrics.webhook_deliveries.labels("asaas", "duplicate" if ingested.duplicate else "stored").inc()
     return WebhookAck(received=True, duplicate=ingested.duplicate)
 
 

@@ -45,13 +45,17 @@ _TERMINAL = ("embedded", "failed")
 
 
 def _require_writer(ctx: TenantContext) -> None:
-    if ctx.role == "viewer":
-        raise Forbidden("viewers cannot change the knowledge base", details={"role": ctx.role})
+    if ctx.read_only:
+        raise Forbidden(
+            "read-only roles (viewer, auditor) cannot change the knowledge base", details={"role": ctx.role}
+        )
 
 
 class SpaceIn(Strict):
     name: str = Field(min_length=1, max_length=200)
-    pii_masking: bool = Field(False, description="mask CPF, CNPJ, phones and e-mails before storing or embedding")
+    pii_masking: bool = Field(
+        False, description="mask CPF, CNPJ, phones, e-mails and card numbers before storing or embedding"
+    )
 
 
 class Space(BaseModel):
@@ -410,5 +414,6 @@ async def search(
     space_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Hybrid (vector + Portuguese full-text, fused by reciprocal rank) search with sources."""
-    results = await knowledge_of(request, state).search(ctx.tenant_id, q, k, space_id)
+    with state.metrics.rag_search.labels(str(k)).time():
+        results = await knowledge_of(request, state).search(ctx.tenant_id, q, k, space_id)
     return [r.as_api() for r in results]

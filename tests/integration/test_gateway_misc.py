@@ -116,9 +116,12 @@ async def test_each_request_is_a_server_span_named_by_route(client: httpx.AsyncC
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
+    # The global provider can be set once per process: reuse it if another test set it.
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
     await client.get("/leads/not-a-uuid", headers={"X-Request-Id": "trace-me"})
     spans = [s for s in exporter.get_finished_spans() if s.attributes.get("tridium.request_id") == "trace-me"]
     assert len(spans) == 1

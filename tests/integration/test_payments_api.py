@@ -97,6 +97,18 @@ async def test_the_same_key_never_creates_a_second_asaas_payment(h: Harness) -> 
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_mismatch"
 
 
+async def _webhook_deliveries(http: httpx.AsyncClient, gateway_url: str) -> dict[str, float]:
+    text = (await http.get(f"{gateway_url}/metrics")).text
+    out = {"stored": 0.0, "duplicate": 0.0}
+    for line in text.splitlines():
+        if line.startswith("tridium_webhook_deliveries_total{"):
+            labels, value = line.rsplit(" ", 1)
+            for outcome in out:
+                if f'outcome="{outcome}"' in labels:
+                    out[outcome] = float(value)
+    return out
+
+
 async def test_webhook_token_body_and_duplicates(h: Harness, make_member: MakeMember) -> None:
     url = f"{h.gateway_url}/webhooks/asaas"
     event = {
@@ -120,10 +132,14 @@ async def test_webhook_token_body_and_duplicates(h: Harness, make_member: MakeMe
         assert rows[0]["n"] == 0
         token = await _provisioned_token(h)
         good = {"asaas-access-token": token}
+        before = await _webhook_deliveries(http, h.gateway_url)
         for _ in range(3):  # the first stores, the duplicates answer 200 and change nothing
             r = await http.post(url, json=event, headers=good)
             assert r.status_code == 200, r.text
         assert r.json() == {"received": True, "duplicate": True}
+        after = await _webhook_deliveries(http, h.gateway_url)
+        # What the TridiumWebhookRetriesHigh alert reads: one stored, two provider retries.
+        assert (after["stored"] - before["stored"], after["duplicate"] - before["duplicate"]) == (1, 2)
         stored = await h.fetch("select event_type from asaas_events where tenant_id = $1 and event_id = 'evt_test_1'")
         assert [s["event_type"] for s in stored] == ["PAYMENT_CREATED"]
         assert await h.count_events("asaas.event.received", "event_id", "evt_test_1") == 1

@@ -178,6 +178,10 @@ SEEDS: dict[str, Seed] = {
         "consumer",
         "insert into processed_events (tenant_id, consumer, event_id) values ($1, $2, gen_random_uuid())",
     ),
+    "ai_budgets": Seed(
+        "updated_by",
+        "insert into ai_budgets (tenant_id, monthly_limit_usd, updated_by) values ($1, 25, $2)",
+    ),
     "audit_logs": Seed(
         "action", "insert into audit_logs (tenant_id, actor, action) values ($1, 'user-1', $2) returning id"
     ),

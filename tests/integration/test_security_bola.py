@@ -87,6 +87,8 @@ async def test_foreign_ids_are_not_found(client: httpx.AsyncClient, worlds: tupl
         "/threads", json={"channel": "chat", "external_id": "bola", "lead_id": b.lead["id"]}, headers=h()
     )
     _assert_error(thread, 404, "not_found")
+    replay = await client.get(f"/audit/threads/{b.thread['id']}/replay", headers=h())
+    _assert_error(replay, 404, "not_found")
     # Nothing of B changed: the deal is still open, the thread has only B's message.
     bh = b.member.headers()
     deals = (await client.get("/deals", headers=bh)).json()["items"]
@@ -95,6 +97,7 @@ async def test_foreign_ids_are_not_found(client: httpx.AsyncClient, worlds: tupl
     assert [m["id"] for m in msgs] == [b.message["id"]]
     # The own objects work with the same token (the 404s are not a broken route).
     assert (await client.get(f"/leads/{a.lead['id']}", headers=h())).status_code == 200
+    assert (await client.get(f"/audit/threads/{a.thread['id']}/replay", headers=h())).status_code == 200
 
 
 async def test_lists_never_include_the_other_tenant(client: httpx.AsyncClient, worlds: tuple[World, World]) -> None:

@@ -101,8 +101,27 @@ def test_pii_precision_and_recall_on_kb_demo(kb_dir: Path, require_tesseract: No
     report = evaluate_pii(kb_dir / "pii.jsonl")
     print("\n" + report.summary())
     assert len(report.documents) == 9  # every document was scanned, not only those with PII
-    expected_counts = {PiiKind.CPF: 5, PiiKind.CNPJ: 4, PiiKind.PHONE: 9, PiiKind.EMAIL: 9}
+    expected_counts = {PiiKind.CPF: 5, PiiKind.CNPJ: 4, PiiKind.PHONE: 9, PiiKind.EMAIL: 9, PiiKind.CARD: 0}
     for kind, score in report.scores.items():
         assert score.true_positives + score.false_negatives == expected_counts[kind]
         assert score.precision >= 0.95, (kind, report.false_positives)
         assert score.recall >= 0.95, (kind, report.false_negatives)
+
+
+def test_card_numbers_are_masked_only_when_luhn_holds() -> None:
+    from knowledge.pii import luhn_is_valid
+
+    assert luhn_is_valid("4111 1111 1111 1111")
+    assert not luhn_is_valid("4111 1111 1111 1112")
+    text = (
+        "Visa 4111 1111 1111 1111, Master 5555-5555-5555-4444, Amex 3782 822463 10005, "
+        "bare 4012888888881881; pedido 4111 1111 1111 1112 e protocolo 1234567890123456."
+    )
+    masked = mask_pii(text)
+    assert masked.text == (
+        "Visa [CARTAO], Master [CARTAO], Amex [CARTAO], "
+        "bare [CARTAO]; pedido 4111 1111 1111 1112 e protocolo 1234567890123456."
+    )
+    assert {m.kind for m in masked.matches} == {PiiKind.CARD}
+    # A valid CNPJ written bare (14 digits) stays a CNPJ even if it happens to pass Luhn.
+    assert [m.kind for m in find_pii("CNPJ 11222333000181")] == [PiiKind.CNPJ]
