@@ -130,7 +130,9 @@ class Settings(BaseSettings):
     # Fernet key; several comma-separated keys rotate (the first encrypts, all decrypt).
     channel_secrets_key: SecretStr = SecretStr(INSECURE_DEV_CHANNEL_KEY)
     inbox_quiet_s: float = Field(4.0, ge=0, description="burst merge: answer after this long without a new message")
-    inbox_max_wait_s: float = Field(15.0, ge=0, description="burst merge: answer at the latest this long after the first")
+    inbox_max_wait_s: float = Field(
+        15.0, ge=0, description="burst merge: answer at the latest this long after the first"
+    )
     inbox_send_attempts: int = Field(5, ge=1, description="outbound sends per part before it ends failed")
     inbox_retry_base_s: float = Field(1.0, ge=0, description="outbound retry backoff: base * 2**attempt (jittered)")
     inbox_tick_s: float = Field(0.2, gt=0, description="how often the inbox scheduler looks for due turns")
