@@ -362,3 +362,21 @@ async def test_a_worker_killed_mid_turn_loses_nothing_and_answers_once(
         assert len(await _answers(h)) == 2
         runs = await h.fetch("select input from agent_runs where tenant_id = $1 order by created_at")
         assert [r["input"] for r in runs] == ["oi, vocês entregam?", "e aceitam pix?"]
+
+
+async def test_luddys_follow_up_goes_out_through_whatsapp(h: InboxHarness) -> None:
+    await h.say("oi")
+    await eventually(lambda: _count_answers(h, 1), 20, "the first answer")
+    thread = await h.thread()
+    assert thread is not None
+    r = await h.api.post(
+        "/agents/tools/send_followup/invoke",
+        json={"agent": "luddy", "args": {"lead_id": str(thread["lead_id"]), "text": "Seu pedido foi confirmado!"}},
+        headers=h.h(**{"Idempotency-Key": str(uuid.uuid4())}),
+    )
+    assert r.status_code == 200, r.text
+
+    async def followed_up() -> bool:
+        return any(m["body"]["text"]["body"] == "Seu pedido foi confirmado!" for m in await _answers(h))
+
+    await eventually(followed_up, 15, "the follow-up at the sandbox")
