@@ -52,6 +52,9 @@ from .tools import REGISTRY, PaymentsPort, ToolContext, brl, catalog, execute
 log = logging.getLogger(__name__)
 os.environ.setdefault("AGNO_TELEMETRY", "false")
 
+# Conversation statuses (db 0007) in which a person owns the thread: Luddy stays silent.
+HUMAN_OWNED = frozenset({"pending_human", "human"})
+
 FOLLOWUP_TEXT = (
     "Obrigado pela confiança! Sua compra foi confirmada. Se precisar de algo para começar, é só responder por aqui."
 )
@@ -276,8 +279,19 @@ class AgentHost:
     async def _begin_turn(
         self, conn: asyncpg.Connection, req: RunRequest, thread_id: UUID, status: str | None, *, new_thread: bool
     ) -> _TurnStart:
-        """The thread's history so far, then the user's message (holding the turn lock)."""
-        past = [] if new_thread else await memory.history(conn, self.tenant_id, thread_id, self.agent)
+        """The thread's history so far, then the user's message (holding the turn lock).
+
+        An inbox turn's messages are already stored (tools.inbox, claimed by this run id):
+        they are the input, not history, and are not written a second time."""
+        inbox_turn = bool(req.context.get("inbox_turn"))
+        exclude = req.run_id if inbox_turn else None
+        past = (
+            []
+            if new_thread
+            else await memory.history(conn, self.tenant_id, thread_id, self.agent, exclude_turn=exclude)
+        )
+        if inbox_turn:
+            return _TurnStart(status, past)
         await memory.append_message(
             conn,
             self.tenant_id,
@@ -388,7 +402,7 @@ class AgentHost:
                 status = None if thread is None else thread["status"]
                 turn_start = await self._begin_turn(conn, req, run.thread_id, status, new_thread=False)
         past = turn_start.past
-        if self.agent == "luddy" and turn_start.thread_status == "handoff":
+        if self.agent == "luddy" and turn_start.thread_status in HUMAN_OWNED:
             # A human has the conversation: record the message, do not auto-reply.
             state.handoff = True
             await self._complete(run, state)

@@ -461,11 +461,14 @@ async def handoff_to_human(ctx: ToolContext, conn: asyncpg.Connection | None, ar
     assert conn is not None
     if ctx.thread_id is None:
         return {"ok": False, "summary": "Não há conversa para transferir."}
-    await conn.execute(
-        "update threads set status = 'handoff' where tenant_id = $1 and id = $2", ctx.tenant_id, ctx.thread_id
+    from tools.inbox.handoff import request_human
+
+    # bot → pending_human with a summary for staff (tools.inbox.handoff); Luddy is silent after.
+    moved = await request_human(
+        conn, ctx.tenant_id, ctx.thread_id, reason=args.reason, note=args.note, actor=f"agent:{ctx.agent}"
     )
     await emit(conn, ctx.tenant_id, "thread.handoff", {"thread_id": str(ctx.thread_id), "reason": args.reason})
-    return {"ok": True, "reason": args.reason, "summary": HANDOFF_TEXT}
+    return {"ok": True, "reason": args.reason, "status": moved["status"], "summary": HANDOFF_TEXT}
 
 
 class FollowupArgs(_Args):
@@ -493,7 +496,7 @@ async def send_followup(ctx: ToolContext, conn: asyncpg.Connection | None, args:
     )
     if thread is None and args.thread_id is not None:
         raise NotFound("no such conversation for this lead", details={"thread_id": str(args.thread_id)})
-    if thread is not None and thread["status"] == "handoff":
+    if thread is not None and thread["status"] in ("pending_human", "human"):
         # A person owns this conversation now: automatic messages stop.
         return {"ok": False, "skipped": "handoff", "thread_id": str(thread["id"]), "summary": HANDOFF_SKIP}
     thread_id = thread["id"] if thread is not None else None
@@ -504,9 +507,9 @@ async def send_followup(ctx: ToolContext, conn: asyncpg.Connection | None, args:
             args.lead_id,
             f"followup:{args.lead_id}",
         )
-    await conn.execute(
+    message_id = await conn.fetchval(
         """insert into messages (tenant_id, thread_id, direction, sender, body, meta)
-           values ($1, $2, 'out', 'luddy', $3, $4)""",
+           values ($1, $2, 'out', 'luddy', $3, $4) returning id""",
         ctx.tenant_id,
         thread_id,
         args.text,
@@ -516,6 +519,13 @@ async def send_followup(ctx: ToolContext, conn: asyncpg.Connection | None, args:
             "reason": args.reason,
             "run_id": str(ctx.run_id) if ctx.run_id else None,
         },
+    )
+    from tools.inbox.outbound import send_through_channel
+
+    # On a channel conversation (WhatsApp…) the follow-up goes out through the channel; the
+    # connector's window rule applies (outside 24 h it ends failed: outside_reply_window).
+    await send_through_channel(
+        conn, ctx.tenant_id, {"id": message_id, "thread_id": thread_id, "direction": "out", "body": args.text}
     )
     return {"ok": True, "thread_id": str(thread_id), "summary": "Mensagem de acompanhamento enviada."}
 

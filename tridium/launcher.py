@@ -333,6 +333,7 @@ def up(settings: Settings) -> int:
         token = asyncio.run(prepare_database(settings, services.owner_url))
         asyncio.run(kb_demo.ensure_indexes(settings, services.owner_url))
         sandbox = start_asaas_sandbox(settings, services)
+        whatsapp = start_whatsapp_sandbox(settings, services)
         job_env = write_job_runtime_env(settings.data_dir.absolute(), env)
         dashboard = start_ray_and_serve(settings, env)
         # ray.init installs its own fatal-signal handler for SIGTERM: take SIGTERM back so
@@ -350,6 +351,8 @@ def up(settings: Settings) -> int:
             )
         if sandbox is not None:
             demo_payments(settings, sandbox.url)
+        if whatsapp is not None:
+            demo_whatsapp(settings, whatsapp.url)
         kb_demo.start_loading(base_url, token, DEMO_SLUG, settings)
         while not stop_requested:
             time.sleep(0.3)
@@ -371,6 +374,34 @@ def start_asaas_sandbox(settings: Settings, services: Environment) -> Any:
     sandbox.start()
     services.started.append(sandbox)
     return sandbox
+
+
+def start_whatsapp_sandbox(settings: Settings, services: Environment) -> Any:
+    """The local WhatsApp Cloud API sandbox (a simulator), stopped with the rest."""
+    if not settings.whatsapp_sandbox:
+        return None
+    from tridium.inbox_setup import WhatsAppSandboxProcess
+
+    sandbox = WhatsAppSandboxProcess(settings.data_dir.absolute(), settings.whatsapp_sandbox_port)
+    sandbox.start()
+    services.started.append(sandbox)
+    return sandbox
+
+
+def demo_whatsapp(settings: Settings, sandbox_url: str) -> None:
+    """Give the demo tenant a WhatsApp account on the sandbox; say how to write to Luddy."""
+    from tridium.inbox_setup import setup_demo_whatsapp
+
+    try:
+        account = asyncio.run(setup_demo_whatsapp(settings, DEMO_SLUG, sandbox_url))
+    except Exception as exc:  # noqa: BLE001 — the platform is up; the inbox demo is reported, not fatal
+        print(f"warning: demo WhatsApp not configured: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return
+    print(
+        f"WhatsApp sandbox {sandbox_url} (simulated, not Meta): phone number id {account['phone_number_id']} "
+        f"-> {account['webhook_url']}\n  Message Luddy: README.md, 'WhatsApp'; docs/inbox.md",
+        flush=True,
+    )
 
 
 def demo_payments(settings: Settings, sandbox_url: str) -> None:

@@ -92,7 +92,7 @@ async def test_small_talk_is_answered_and_a_request_for_a_person_is_handed_over(
     person = await run(client, kb_member, "luddy", "Oi, aqui é o Pedro, preciso falar com uma pessoa da equipe")
     assert any(e.event == "tool.call" and e.data["name"] == "handoff_to_human" for e in person)
     r = await client.get("/threads?limit=200", headers=kb_member.headers())
-    assert next(t for t in r.json()["items"] if t["id"] == person[-1].data["thread_id"])["status"] == "handoff"
+    assert next(t for t in r.json()["items"] if t["id"] == person[-1].data["thread_id"])["status"] == "pending_human"
 
 
 async def test_prompt_injection_document_changes_nothing(client, make_member, app_pool):
@@ -123,7 +123,7 @@ async def test_handoff_marks_the_thread_and_stops_auto_replies(client, kb_member
     thread = events[-1].data["thread_id"]
     assert any(e.event == "tool.call" and e.data["name"] == "handoff_to_human" for e in events)
     r = await client.get("/threads?limit=200", headers=kb_member.headers())
-    assert next(t for t in r.json()["items"] if t["id"] == thread)["status"] == "handoff"
+    assert next(t for t in r.json()["items"] if t["id"] == thread)["status"] == "pending_human"
     after = await run(client, kb_member, "luddy", "Alô? Qual o preço do plano?", thread_id=thread)
     assert after[-1].data["handoff"] is True and not [e for e in after if e.event in ("delta", "tool.call")]
 

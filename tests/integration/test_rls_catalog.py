@@ -160,6 +160,31 @@ SEEDS: dict[str, Seed] = {
            on conflict (tenant_id, deal_id) do update set campaign = excluded.campaign returning id""",
         ("deals", "leads"),
     ),
+    # 0007 inbox
+    "channel_accounts": Seed(
+        "name",
+        """insert into channel_accounts (tenant_id, channel, provider, external_id, name, secrets)
+           values ($1, 'whatsapp', 'whatsapp_cloud', 'pn-' || $2::text, $2, '\\x00'::bytea) returning id""",
+    ),
+    "inbound_deliveries": Seed(
+        "event_key",
+        """insert into inbound_deliveries (tenant_id, channel_account_id, provider, kind, event_key,
+                                           provider_message_id, item)
+           values ($1, $3, 'whatsapp_cloud', 'message', $2, $2, '{}') returning id""",
+        ("channel_accounts",),
+    ),
+    "outbound_deliveries": Seed(
+        "idempotency_key",
+        """insert into outbound_deliveries (tenant_id, thread_id, message_id, channel_account_id, idempotency_key,
+                                            recipient, content)
+           values ($1, $3, $4, $5, $2, '+5511999990000', '{"kind": "text", "text": "oi"}') returning id""",
+        ("threads", "messages", "channel_accounts"),
+    ),
+    "thread_notes": Seed(
+        "body",
+        "insert into thread_notes (tenant_id, thread_id, author, body) values ($1, $3, 'user-1', $2) returning id",
+        ("threads",),
+    ),
     # 0003 knowledge
     "rag_jobs": Seed(
         "model",
