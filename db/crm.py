@@ -140,15 +140,19 @@ async def create_thread(conn: asyncpg.Connection, tenant_id: TenantId, data: dic
         await get_lead(conn, tenant_id, data["lead_id"])  # 404 rather than an FK error
     try:
         async with conn.transaction():
+            # A client-chosen id (unique per tenant), else a fresh one.
             row = await conn.fetchrow(
-                f"""insert into threads (tenant_id, lead_id, channel, external_id)
-                    values ($1, $2, $3, $4) returning {THREAD_COLUMNS}""",
+                f"""insert into threads (tenant_id, id, lead_id, channel, external_id)
+                    values ($1, coalesce($5, gen_random_uuid()), $2, $3, $4) returning {THREAD_COLUMNS}""",
                 tenant_id,
                 data.get("lead_id"),
                 data["channel"],
                 data["external_id"],
+                data.get("id"),
             )
     except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "threads_pkey":
+            raise Conflict("this tenant already has a thread with this id", details={"id": str(data["id"])}) from exc
         raise Conflict(
             "a thread with this channel and external_id exists",
             details={"channel": data["channel"], "external_id": data["external_id"]},

@@ -73,6 +73,12 @@ class LeadPage(BaseModel):
 
 
 class ThreadIn(Strict):
+    id: UUID | None = Field(
+        None,
+        description="Optional client-chosen thread id (a front end's local chat id). Ids are unique per tenant: "
+        "409 if this tenant already has a thread with it; an id used by another tenant is simply a new thread "
+        "here, unrelated to theirs.",
+    )
     channel: Channel
     external_id: str = Field(min_length=1, max_length=200)
     lead_id: UUID | None = None
