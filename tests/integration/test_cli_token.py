@@ -24,7 +24,9 @@ async def _cli(*args: str) -> tuple[int, str, str]:
 
 
 def _sub(settings: Settings, token: str) -> str:
-    claims = jwt.decode(token, settings.jwt_secret.get_secret_value(), algorithms=["HS256"], options={"verify_aud": False})
+    claims = jwt.decode(
+        token, settings.jwt_secret.get_secret_value(), algorithms=["HS256"], options={"verify_aud": False}
+    )
     return str(claims["sub"])
 
 
