@@ -25,7 +25,7 @@ from .auth import TokenVerifier
 from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
-from .ratelimit import RateLimiter
+from .ratelimit import LocalRateLimiter, RateLimiter
 from .routers import admin, agents, creatives, crm, health, me, payments, rag
 from .schemas import ErrorBody
 from .state import AppState, RelayProbe
@@ -63,6 +63,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
             limiter=RateLimiter(client, settings.rate_limit_window_s),
             metrics=GatewayMetrics(),
             relay_probe=relay_probe,
+            webhook_limiter=LocalRateLimiter(settings.rate_limit_window_s) if settings.webhook_lean_ingress else None,
         )
         # One HTTP client for every tenant's Asaas connector (tools.payments.AsaasAccounts).
         asaas_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))

@@ -30,7 +30,9 @@ from db.tenants import resolve_membership
 from .state import AppState
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies are ``async def`` even when they await nothing: FastAPI runs a plain ``def``
+# dependency in its thread pool, a thread hop per request for a dictionary lookup.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.tridium
     return state
 
@@ -38,7 +40,7 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     if principal is None:
         raise Unauthorized("missing bearer token", headers={"WWW-Authenticate": "Bearer"})
@@ -82,7 +84,7 @@ async def get_tenant(
 Tenant = Annotated[TenantContext, Depends(get_tenant)]
 
 
-def require_admin(ctx: Tenant) -> TenantContext:
+async def require_admin(ctx: Tenant) -> TenantContext:
     if not ctx.is_admin:
         raise Forbidden("this route needs the admin or owner role", details={"role": ctx.role})
     return ctx
