@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.tenancy import TenantId
 from db.crm import decode_cursor, encode_cursor
 
@@ -28,21 +28,37 @@ _RUN_FROM = """agent_runs r join agents a on a.tenant_id = r.tenant_id and a.id 
 async def ensure_thread(
     conn: asyncpg.Connection, tenant_id: TenantId, thread_id: UUID | None, agent: str, run_id: UUID
 ) -> asyncpg.Record:
-    """The run's thread: the given one (404 if not this tenant's) or a new web-chat thread."""
-    if thread_id is not None:
+    """The run's thread: this tenant's thread ``thread_id``; a new web-chat thread with that
+    id when the tenant has none (front ends create chat ids locally); a new one with a fresh
+    id when none is given.
+
+    Thread ids are unique per tenant (migration 0006), so an id another tenant uses names a
+    different, new thread here: nothing of theirs is read or written, and the answer is the
+    same as for an id nobody ever used — no way to learn that it exists elsewhere."""
+    if thread_id is None:
         row = await conn.fetchrow(
-            "select id, status, lead_id from threads where tenant_id = $1 and id = $2", tenant_id, thread_id
+            """insert into threads (tenant_id, channel, external_id) values ($1, 'chat', $2)
+               returning id, status, lead_id""",
+            tenant_id,
+            f"agent:{agent}:{run_id}",
         )
-        if row is None:
-            raise NotFound("thread not found", details={"thread_id": str(thread_id)})
+        assert row is not None
         return row
+    row = await thread_state(conn, tenant_id, thread_id)
+    if row is not None:
+        return row
+    # Two first turns racing on one new id: one inserts, the other finds it.
     row = await conn.fetchrow(
-        """insert into threads (tenant_id, channel, external_id) values ($1, 'chat', $2)
-           returning id, status, lead_id""",
+        """insert into threads (tenant_id, id, channel, external_id) values ($1, $2, 'chat', $3)
+           on conflict do nothing returning id, status, lead_id""",
         tenant_id,
-        f"agent:{agent}:{run_id}",
+        thread_id,
+        f"client:{thread_id}",
     )
-    assert row is not None
+    if row is None:
+        row = await thread_state(conn, tenant_id, thread_id)
+    if row is None:  # the external id is taken by another of this tenant's threads
+        raise Conflict("this thread id cannot be used; choose another", details={"thread_id": str(thread_id)})
     return row
 
 

@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -206,12 +207,11 @@ async def verify(dsn: str, tenant: str, acked_ids: set[str], unique_ids: set[str
     return result
 
 
-def _start_serve(env: dict[str, str], port: int, replicas: int) -> None:
+def _start_serve(env: dict[str, str], port: int, replicas: int, lean: bool | None = None) -> None:
     """The whole ``tridium`` Serve application, as ``tridium up`` deploys it."""
     import ray
     from ray import serve
 
-    from serve.deployments import build_app
     from tridium.launcher import serve_ingress_env
 
     # The same Serve ingress as `tridium up` (HAProxy + throughput mode), private ports.
@@ -227,7 +227,19 @@ def _start_serve(env: dict[str, str], port: int, replicas: int) -> None:
         log_to_driver=False,
     )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app(env, gateway_replicas=replicas), name="tridium", route_prefix="/", blocking=False)
+    _deploy(env, replicas, lean)
+
+
+def _deploy(env: dict[str, str], replicas: int, lean: bool | None) -> None:
+    """(Re)deploy the app; ``lean`` switches the Gateway's webhook path (only the Gateway
+    restarts). ``serve.run`` returns once the new replicas serve."""
+    from ray import serve
+
+    from serve.deployments import build_app
+
+    gateway_env = None if lean is None else {"TRIDIUM_WEBHOOK_LEAN_INGRESS": "true" if lean else "false"}
+    app = build_app(env, gateway_replicas=replicas, gateway_env=gateway_env)
+    serve.run(app, name="tridium", route_prefix="/", blocking=False)
 
 
 def _stop_serve() -> None:
@@ -243,6 +255,97 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+VARIANTS = {"full": False, "lean": True}
+
+
+def compare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """Old (full FastAPI path + Redis rate limit) vs new (lean ingress, ADR 0006) in one run,
+    interleaved ``full, lean, full, lean, …`` so both see the same drift in machine load."""
+    procs: list[subprocess.Popen[bytes]] = []
+    gw_tenant, base_tenant, token = asyncio.run(_prepare(env))
+    urls: dict[str, str] = {}
+    try:
+        if args.serve:
+            port = free_port()
+            _start_serve(env, port, args.replicas, lean=False)
+            urls = dict.fromkeys(VARIANTS, f"http://127.0.0.1:{port}")
+        else:
+            for name, lean in VARIANTS.items():
+                port = free_port()
+                proc_env = {**os.environ, **env, "TRIDIUM_WEBHOOK_LEAN_INGRESS": "true" if lean else "false"}
+                cmd = [sys.executable, "-m", "uvicorn", "--factory", "serve.asgi:create_app", "--port", str(port)]
+                cmd += ["--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+                procs.append(subprocess.Popen(cmd, env=proc_env))
+                urls[name] = f"http://127.0.0.1:{port}"
+        for base_url in set(urls.values()):
+            wait_http(f"{base_url}/health", timeout=240)
+        rounds: list[dict[str, Any]] = []
+        acked: set[str] = set()
+        unique: set[str] = set()
+        current: bool | None = False
+        for r in range(args.rounds):
+            for name, lean in VARIANTS.items():
+                if args.serve and current != lean:
+                    _deploy(env, args.replicas, lean)
+                    wait_http(f"{urls[name]}/health", timeout=240)
+                    current = lean
+                url = f"{urls[name]}/webhooks/asaas"
+                warm = deliveries(f"warm-{name}{r}", 200, 0.0, 1 + r, payments=not args.serve)
+                asyncio.run(drive_gateway(url, token, [json.dumps(e).encode() for e in warm], args.concurrency))
+                events = deliveries(f"{name}{r}", args.events, args.duplicates, 7 + r, payments=not args.serve)
+                before = loadavg()
+                run = asyncio.run(drive_gateway(url, token, [json.dumps(e).encode() for e in events], args.concurrency))
+                run |= {"variant": name, "round": r, "load_before": before, "load_after": loadavg()}
+                acked |= {events[i]["id"] for i in run.pop("acked")} | {e["id"] for e in warm}
+                unique |= {e["id"] for e in events} | {e["id"] for e in warm}
+                rounds.append(run)
+                print(
+                    f"round {r} {name}: {run['events_per_s']} events/s, p99 {run['p99_ms']} ms, "
+                    f"load {before} -> {run['load_after']}",
+                    flush=True,
+                )
+        base_events = deliveries("base", args.events, args.duplicates, 7)
+        base = asyncio.run(drive_baseline(env["DATABASE_URL"], base_tenant, base_events, args.concurrency))
+        base.pop("acked")
+        check = asyncio.run(verify(env["DATABASE_URL"], gw_tenant, acked, unique, outbox=True))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=20)
+        if args.serve:
+            _stop_serve()
+    summary = {}
+    for name in VARIANTS:
+        mine = [x for x in rounds if x["variant"] == name]
+        summary[name] = {
+            "events_per_s_median": round(statistics.median(x["events_per_s"] for x in mine), 1),
+            "p99_ms_median": round(statistics.median(x["p99_ms"] for x in mine), 1),
+            "p50_ms_median": round(statistics.median(x["p50_ms"] for x in mine), 1),
+        }
+    summary["lean_over_full_throughput"] = round(
+        summary["lean"]["events_per_s_median"] / summary["full"]["events_per_s_median"], 2
+    )
+    rows = [
+        {
+            "round": x["round"],
+            "path": x["variant"],
+            "events/s": x["events_per_s"],
+            "p50 ms": x["p50_ms"],
+            "p95 ms": x["p95_ms"],
+            "p99 ms": x["p99_ms"],
+            "statuses": x["statuses"],
+            "load 1m before→after": f"{x['load_before'][0]} → {x['load_after'][0]}",
+        }
+        for x in rounds
+    ]
+    cols = ["round", "path", "events/s", "p50 ms", "p95 ms", "p99 ms", "statuses", "load 1m before→after"]
+    print(table(rows, cols))
+    print(f"baseline INSERT: {base['events_per_s']} events/s, p99 {base['p99_ms']} ms")
+    print(f"summary {summary}")
+    print(f"check {check}")
+    return {"rounds": rounds, "summary": summary, "baseline": base, "check": check}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=4000, help="unique events per side")
@@ -250,6 +353,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--serve", action="store_true", help="run the gateway on Ray Serve instead of uvicorn")
     ap.add_argument("--replicas", type=int, default=2, help="Gateway replicas with --serve (tridium up: 2)")
+    ap.add_argument("--compare", action="store_true", help="full path vs lean ingress (ADR 0006), interleaved")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of each path with --compare")
     args = ap.parse_args()
 
     pg, rd, db, env = start_bench_database(DATA, "bench_wh")
@@ -260,6 +365,30 @@ def main() -> None:
     os.environ.update(env)
     proc: subprocess.Popen[bytes] | None = None
     load_before = loadavg()
+    if args.compare:
+        try:
+            result = compare(args, env)
+        finally:
+            pg.drop_database(db)
+            rd.stop()
+            pg.stop()
+        ok = result["check"]["lost"] == 0 and result["check"]["double_rows"] == 0
+        ok = ok and result["check"]["double_outbox"] == 0 and result["check"]["missing_rows"] == 0
+        lean = result["summary"]["lean"]
+        result["targets"] = {
+            "events_per_s_min": 500,
+            "ack_p99_ms_max": 100,
+            "met_throughput": lean["events_per_s_median"] >= 500,
+            "met_p99": lean["p99_ms_median"] < 100,
+            "all_200": all(set(x["statuses"]) == {"200"} for x in result["rounds"]),
+            "zero_lost_zero_double": ok,
+        }
+        print(f"targets {result['targets']}")
+        name = "webhooks-serve-compare" if args.serve else "webhooks-compare"
+        server = f"Ray Serve (tridium app, {args.replicas} Gateway replica(s))" if args.serve else "uvicorn x2"
+        payload = {"events": args.events, "duplicates": args.duplicates, "concurrency": args.concurrency}
+        print(f"wrote {write_result(name, payload | {'server': server} | result)}")
+        return
     try:
         gw_tenant, base_tenant, token = asyncio.run(_prepare(env))
         port = free_port()

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     rate_limit_window_s: int = 60
     # POST /webhooks/*: providers deliver bursts from a few IPs (Asaas: 4), per client IP.
     rate_limit_webhooks: int = 6000
+    # Webhooks skip FastAPI routing/dependencies and count their per-IP budget in-process
+    # (per replica) instead of a Redis round trip (ADR 0006). False: the full path.
+    webhook_lean_ingress: bool = True
 
     idempotency_ttl_h: int = 24
     idempotency_lock_timeout_s: int = 90

@@ -136,6 +136,82 @@ async def get_lead(conn: asyncpg.Connection, tenant_id: TenantId, lead_id: UUID)
     return dict(row)
 
 
+def _check_patch(changes: dict[str, Any], not_null: frozenset[str]) -> None:
+    if not changes:
+        raise ValidationFailed("nothing to change", details=[{"loc": ["body"], "msg": "send at least one field"}])
+    nulls = sorted(k for k in not_null if k in changes and changes[k] is None)
+    if nulls:
+        raise ValidationFailed(
+            f"{', '.join(nulls)} cannot be null",
+            details=[{"loc": ["body", k], "msg": "may not be null"} for k in nulls],
+        )
+
+
+def _assignments(
+    current: asyncpg.Record, changes: dict[str, Any], columns: tuple[str, ...], first_arg: int
+) -> tuple[list[str], list[Any], list[str]]:
+    """SET clauses, their arguments and the names of the columns that really change
+    (an unchanged value is no change and emits nothing). ``meta`` merges top-level keys."""
+    sets: list[str] = []
+    args: list[Any] = []
+    changed: list[str] = []
+    for col in columns:
+        if col not in changes:
+            continue
+        value = changes[col]
+        if col == "meta":
+            if {**current["meta"], **value} == current["meta"]:
+                continue
+            args.append(value)
+            sets.append(f"meta = meta || ${first_arg + len(args) - 1}")
+        else:
+            if value == current[col]:
+                continue
+            args.append(value)
+            sets.append(f"{col} = ${first_arg + len(args) - 1}")
+        changed.append(col)
+    return sets, args, changed
+
+
+LEAD_EDITABLE = ("name", "phone", "email", "source", "campaign", "score", "stage", "meta")
+_LEAD_NOT_NULL = frozenset({"name", "score", "stage", "meta"})
+
+
+async def update_lead(
+    conn: asyncpg.Connection, tenant_id: TenantId, lead_id: UUID, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change a lead's fields (absent ones stay). A stage change emits ``lead.stage_changed``
+    (from, to); other changes ``lead.updated`` (the fields). Nothing that differs: no write,
+    no event. The row is locked for the change, so concurrent edits apply one after another."""
+    _check_patch(changes, _LEAD_NOT_NULL)
+    current = await conn.fetchrow(
+        f"select {LEAD_COLUMNS} from leads where tenant_id = $1 and id = $2 for update", tenant_id, lead_id
+    )
+    if current is None:
+        raise NotFound("lead not found", details={"id": str(lead_id)})
+    sets, args, changed = _assignments(current, changes, LEAD_EDITABLE, 3)
+    if not changed:
+        return dict(current)
+    row = await conn.fetchrow(
+        f"""update leads set {", ".join(sets)}, updated_at = now() where tenant_id = $1 and id = $2
+            returning {LEAD_COLUMNS}""",
+        tenant_id,
+        lead_id,
+        *args,
+    )
+    lead = dict(row)  # type: ignore[arg-type]
+    if "stage" in changed:
+        await emit(
+            conn,
+            tenant_id,
+            "lead.stage_changed",
+            {"lead_id": str(lead_id), "from": current["stage"], "to": lead["stage"], "source": "api"},
+        )
+    if others := [c for c in changed if c != "stage"]:
+        await emit(conn, tenant_id, "lead.updated", {"lead_id": str(lead_id), "fields": others})
+    return lead
+
+
 # Threads and messages ---------------------------------------------------------------------
 
 
@@ -144,15 +220,19 @@ async def create_thread(conn: asyncpg.Connection, tenant_id: TenantId, data: dic
         await get_lead(conn, tenant_id, data["lead_id"])  # 404 rather than an FK error
     try:
         async with conn.transaction():
+            # A client-chosen id (unique per tenant), else a fresh one.
             row = await conn.fetchrow(
-                f"""insert into threads (tenant_id, lead_id, channel, external_id)
-                    values ($1, $2, $3, $4) returning {THREAD_COLUMNS}""",
+                f"""insert into threads (tenant_id, id, lead_id, channel, external_id)
+                    values ($1, coalesce($5, gen_random_uuid()), $2, $3, $4) returning {THREAD_COLUMNS}""",
                 tenant_id,
                 data.get("lead_id"),
                 data["channel"],
                 data["external_id"],
+                data.get("id"),
             )
     except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "threads_pkey":
+            raise Conflict("this tenant already has a thread with this id", details={"id": str(data["id"])}) from exc
         raise Conflict(
             "a thread with this channel and external_id exists",
             details={"channel": data["channel"], "external_id": data["external_id"]},
@@ -265,8 +345,85 @@ async def list_deals(
     return await paged(conn, "deals", DEAL_COLUMNS, tenant_id, filters, limit, cursor)
 
 
+async def get_deal(conn: asyncpg.Connection, tenant_id: TenantId, deal_id: UUID) -> dict[str, Any]:
+    row = await conn.fetchrow(f"select {DEAL_COLUMNS} from deals where tenant_id = $1 and id = $2", tenant_id, deal_id)
+    if row is None:
+        raise NotFound("deal not found", details={"id": str(deal_id)})
+    return dict(row)
+
+
+DEAL_EDITABLE = ("title", "value_cents", "meta")
+_DEAL_NOT_NULL = frozenset({"title", "value_cents", "stage", "meta"})
+
+
+async def update_deal(
+    conn: asyncpg.Connection, tenant_id: TenantId, deal_id: UUID, changes: dict[str, Any], source: str
+) -> dict[str, Any]:
+    """Change a deal's title, value, meta and stage. ``won`` goes through ``win_deal`` (so
+    ``deal.won`` is emitted once, whichever path wins it); a won deal is final — its stage
+    and value cannot change (409); a lost deal cannot be won until reopened (``open``).
+    Emits ``deal.stage_changed`` (from, to) and/or ``deal.updated`` (the fields)."""
+    _check_patch(changes, _DEAL_NOT_NULL)
+    current = await conn.fetchrow(
+        f"select {DEAL_COLUMNS} from deals where tenant_id = $1 and id = $2 for update", tenant_id, deal_id
+    )
+    if current is None:
+        raise NotFound("deal not found", details={"id": str(deal_id)})
+    stage = changes.get("stage")
+    if current["stage"] == "won":
+        if stage not in (None, "won"):
+            raise Conflict("a won deal is final", details={"id": str(deal_id), "stage": "won", "requested": stage})
+        if changes.get("value_cents", current["value_cents"]) != current["value_cents"]:
+            raise Conflict("the value of a won deal cannot change", details={"id": str(deal_id), "stage": "won"})
+    if stage == "won" and current["stage"] == "lost":
+        raise Conflict("a lost deal cannot be won; reopen it first (stage open)", details={"id": str(deal_id)})
+    deal = dict(current)
+    sets, args, changed = _assignments(current, changes, DEAL_EDITABLE, 3)
+    if changed:
+        row = await conn.fetchrow(
+            f"update deals set {', '.join(sets)} where tenant_id = $1 and id = $2 returning {DEAL_COLUMNS}",
+            tenant_id,
+            deal_id,
+            *args,
+        )
+        deal = dict(row)  # type: ignore[arg-type]
+        await emit(conn, tenant_id, "deal.updated", {"deal_id": str(deal_id), "fields": changed})
+    if stage is None or stage == current["stage"]:
+        return deal
+    if stage == "won":
+        return await win_deal(conn, tenant_id, deal_id, source=source)
+    row = await conn.fetchrow(
+        f"update deals set stage = $3 where tenant_id = $1 and id = $2 returning {DEAL_COLUMNS}",
+        tenant_id,
+        deal_id,
+        stage,
+    )
+    deal = dict(row)  # type: ignore[arg-type]
+    await _deal_stage_changed(conn, tenant_id, deal, current["stage"], source)
+    return deal
+
+
+async def _deal_stage_changed(
+    conn: asyncpg.Connection, tenant_id: TenantId, deal: dict[str, Any], previous: str, source: str
+) -> None:
+    await emit(
+        conn,
+        tenant_id,
+        "deal.stage_changed",
+        {
+            "deal_id": str(deal["id"]),
+            "lead_id": str(deal["lead_id"]),
+            "from": previous,
+            "to": deal["stage"],
+            "source": source,
+        },
+    )
+
+
 async def win_deal(conn: asyncpg.Connection, tenant_id: TenantId, deal_id: UUID, source: str) -> dict[str, Any]:
-    """Mark a deal won, once. Winning a won deal returns it unchanged and emits nothing."""
+    """Mark a deal won, once. Winning a won deal returns it unchanged and emits nothing.
+    Emits ``deal.won``, ``deal.stage_changed`` and, when the lead was not a customer yet,
+    ``lead.stage_changed`` — whichever path wins it (API, PATCH, payment)."""
     row = await conn.fetchrow(
         f"select {DEAL_COLUMNS} from deals where tenant_id = $1 and id = $2 for update", tenant_id, deal_id
     )
@@ -283,11 +440,22 @@ async def win_deal(conn: asyncpg.Connection, tenant_id: TenantId, deal_id: UUID,
         deal_id,
     )
     deal = dict(won)  # type: ignore[arg-type]
+    lead_stage = await conn.fetchval(
+        "select stage from leads where tenant_id = $1 and id = $2 for update", tenant_id, deal["lead_id"]
+    )
     await conn.execute(
         "update leads set stage = 'customer', updated_at = now() where tenant_id = $1 and id = $2",
         tenant_id,
         deal["lead_id"],
     )
+    await _deal_stage_changed(conn, tenant_id, deal, row["stage"], source)
+    if lead_stage != "customer":
+        await emit(
+            conn,
+            tenant_id,
+            "lead.stage_changed",
+            {"lead_id": str(deal["lead_id"]), "from": lead_stage, "to": "customer", "source": f"deal.won:{source}"},
+        )
     await emit(
         conn,
         tenant_id,
@@ -309,11 +477,14 @@ __all__ = [
     "create_thread",
     "decode_cursor",
     "encode_cursor",
+    "get_deal",
     "get_lead",
     "get_thread",
     "list_deals",
     "list_leads",
     "list_messages",
     "list_threads",
+    "update_deal",
+    "update_lead",
     "win_deal",
 ]

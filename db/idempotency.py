@@ -11,6 +11,7 @@ the business write never committed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,8 +26,13 @@ from .pool import tenant_tx
 
 @dataclass(frozen=True, slots=True)
 class Replay:
+    """The stored first response. ``content`` holds its exact bytes and ``headers`` its
+    representation headers; rows written before migration 0006 carry only ``body`` (jsonb)."""
+
     status: int
-    body: Any
+    content: bytes | None
+    headers: tuple[tuple[str, str], ...]
+    body: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +41,21 @@ class Slot:
     principal: str
     key: str
 
-    async def complete(self, conn: asyncpg.Connection, status: int, body: Any) -> None:
-        """Store the response inside the caller's (business) transaction."""
+    async def complete(
+        self, conn: asyncpg.Connection, status: int, content: bytes, headers: Sequence[tuple[str, str]]
+    ) -> None:
+        """Store the response — its exact bytes and headers — inside the caller's (business)
+        transaction, so that a replay is byte-identical to the first answer."""
         await conn.execute(
-            """update idempotency_keys set status = 'done', response_code = $4, response_body = $5
+            """update idempotency_keys
+                  set status = 'done', response_code = $4, response_bytes = $5, response_headers = $6
                where tenant_id = $1 and principal = $2 and key = $3""",
             self.tenant_id,
             self.principal,
             self.key,
             status,
-            body,
+            content,
+            [list(h) for h in headers],
         )
 
 
@@ -69,6 +80,7 @@ async def acquire(
                on conflict (tenant_id, principal, key) do update
                  set method = excluded.method, path = excluded.path, request_hash = excluded.request_hash,
                      status = 'in_flight', response_code = null, response_body = null,
+                     response_bytes = null, response_headers = null,
                      locked_at = now(), created_at = now(), expires_at = excluded.expires_at
                  where idempotency_keys.expires_at < now()
                returning true""",
@@ -84,7 +96,7 @@ async def acquire(
             return Slot(tenant_id, principal, key)
         row = await conn.fetchrow(
             """select method, path, request_hash, status, response_code, response_body,
-                      locked_at < now() - $4::interval as stale
+                      response_bytes, response_headers, locked_at < now() - $4::interval as stale
                from idempotency_keys where tenant_id = $1 and principal = $2 and key = $3 for update""",
             tenant_id,
             principal,
@@ -99,7 +111,8 @@ async def acquire(
                 details={"original": {"method": row["method"], "path": row["path"]}},
             )
         if row["status"] == "done":
-            return Replay(row["response_code"], row["response_body"])
+            headers = tuple((str(k), str(v)) for k, v in row["response_headers"] or ())
+            return Replay(row["response_code"], row["response_bytes"], headers, row["response_body"])
         if not row["stale"]:
             raise IdempotencyKeyInFlight(
                 "a request with this Idempotency-Key is being processed; retry shortly",

@@ -27,7 +27,7 @@ from .errors import install_error_handlers
 from .inbox.wiring import build_connectors
 from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
-from .ratelimit import RateLimiter
+from .ratelimit import LocalRateLimiter, RateLimiter
 from .routers import (
     admin,
     agents,
@@ -79,6 +79,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
             limiter=RateLimiter(client, settings.rate_limit_window_s),
             metrics=GatewayMetrics(),
             relay_probe=relay_probe,
+            webhook_limiter=LocalRateLimiter(settings.rate_limit_window_s) if settings.webhook_lean_ingress else None,
         )
         # One HTTP client for every tenant's Asaas connector (tools.payments.AsaasAccounts).
         asaas_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))

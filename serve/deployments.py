@@ -119,11 +119,17 @@ class Gateway:
         return build_fastapi(self._settings, relay_probe=relay_probe)
 
 
-def build_app(env: dict[str, str] | None = None, gateway_replicas: int = 1) -> Any:
-    """The Serve application graph. ``env`` is shipped to every replica."""
+def build_app(
+    env: dict[str, str] | None = None, gateway_replicas: int = 1, gateway_env: dict[str, str] | None = None
+) -> Any:
+    """The Serve application graph. ``env`` is shipped to every replica; ``gateway_env``
+    (merged over it) to the Gateway's only, so changing it redeploys the Gateway alone."""
     options: dict[str, Any] = {"num_cpus": 0}
     if env:
         options["runtime_env"] = {"env_vars": env}
+    gateway_options = options
+    if gateway_env:
+        gateway_options = {"num_cpus": 0, "runtime_env": {"env_vars": {**(env or {}), **gateway_env}}}
     relay_deployment: Any = EventRelay
     gateway_deployment: Any = Gateway
     relay = relay_deployment.options(ray_actor_options=options).bind()
@@ -131,7 +137,7 @@ def build_app(env: dict[str, str] | None = None, gateway_replicas: int = 1) -> A
     knowledge = bind_knowledge(options)
     payments = PaymentsWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     inbox = InboxWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
-    return gateway_deployment.options(ray_actor_options=options, num_replicas=gateway_replicas).bind(
+    return gateway_deployment.options(ray_actor_options=gateway_options, num_replicas=gateway_replicas).bind(
         relay, agents, knowledge, payments, inbox
     )
 

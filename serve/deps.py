@@ -6,6 +6,7 @@ label of ``Host`` — checked against the principal's memberships, and passed ex
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,9 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
 
 from core.errors import Forbidden, IdempotencyKeyMissing, Unauthorized, ValidationFailed
 from core.logging import tenant_id_var
@@ -27,7 +30,9 @@ from db.tenants import resolve_membership
 from .state import AppState
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies are ``async def`` even when they await nothing: FastAPI runs a plain ``def``
+# dependency in its thread pool, a thread hop per request for a dictionary lookup.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.tridium
     return state
 
@@ -35,7 +40,7 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     if principal is None:
         raise Unauthorized("missing bearer token", headers={"WWW-Authenticate": "Bearer"})
@@ -79,7 +84,7 @@ async def get_tenant(
 Tenant = Annotated[TenantContext, Depends(get_tenant)]
 
 
-def require_admin(ctx: Tenant) -> TenantContext:
+async def require_admin(ctx: Tenant) -> TenantContext:
     if not ctx.is_admin:
         raise Forbidden("this route needs the admin or owner role", details={"role": ctx.role})
     return ctx
@@ -97,14 +102,52 @@ def require_auditor(ctx: Tenant) -> TenantContext:
 AuditTenant = Annotated[TenantContext, Depends(require_auditor)]
 
 
-class IdempotentCall:
-    """Runs a handler once per Idempotency-Key; replays the stored response otherwise."""
+# Headers that describe the representation and are replayed with it; per-request headers
+# (x-request-id, rate limit, content-length) are the edge's and are set anew each time.
+_REPLAYED_HEADERS = frozenset({"content-type", "content-language", "location"})
 
-    def __init__(self, state: AppState, ctx: TenantContext, key: str, method: str, path: str, request_hash: str):
+
+@functools.lru_cache(maxsize=256)
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def render_json(content: Any, response_model: Any = None) -> JSONResponse:
+    """The response FastAPI would send for ``content`` from a route with ``response_model``:
+    validated against the model (extra keys dropped) and serialised in JSON mode (so a
+    Decimal is the string the OpenAPI document promises), or plainly JSON-encoded."""
+    if response_model is not None:
+        adapter = _adapter(response_model)
+        payload = adapter.dump_python(adapter.validate_python(content, from_attributes=True), mode="json")
+    else:
+        payload = jsonable_encoder(content)
+    return JSONResponse(payload)
+
+
+class IdempotentCall:
+    """Runs a handler once per Idempotency-Key; replays the stored response otherwise.
+
+    The first response is rendered once (through the route's response model, like any
+    other route) and its exact bytes, status and representation headers are stored with
+    the change; a replay sends those bytes back unchanged, plus ``Idempotent-Replayed``.
+    """
+
+    def __init__(
+        self,
+        state: AppState,
+        ctx: TenantContext,
+        key: str,
+        method: str,
+        path: str,
+        request_hash: str,
+        *,
+        response_model: Any = None,
+    ):
         self._state, self._ctx, self._key = state, ctx, key
         self._method, self._path, self._hash = method, path, request_hash
+        self._response_model = response_model
 
-    async def respond(self, status_code: int, handler: Callable[[asyncpg.Connection], Awaitable[Any]]) -> JSONResponse:
+    async def respond(self, status_code: int, handler: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Response:
         settings = self._state.settings
         outcome = await idempotency.acquire(
             self._state.pool,
@@ -118,15 +161,29 @@ class IdempotentCall:
             lock_timeout=timedelta(seconds=settings.idempotency_lock_timeout_s),
         )
         if isinstance(outcome, idempotency.Replay):
-            return JSONResponse(outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"})
+            return _replay(outcome)
         try:
             async with tenant_tx(self._state.pool, self._ctx.tenant_id) as conn:
-                body = jsonable_encoder(await handler(conn))
-                await outcome.complete(conn, status_code, body)
+                response = render_json(await handler(conn), self._response_model)
+                response.status_code = status_code
+                kept = [(k, v) for k, v in _headers(response) if k in _REPLAYED_HEADERS]
+                await outcome.complete(conn, status_code, bytes(response.body), kept)
         except BaseException:
             await idempotency.release(self._state.pool, outcome)
             raise
-        return JSONResponse(body, status_code=status_code)
+        return response
+
+
+def _headers(response: Response) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.raw_headers]
+
+
+def _replay(stored: idempotency.Replay) -> Response:
+    if stored.content is None:  # stored before migration 0006: only the jsonb body exists
+        return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
+    headers = dict(stored.headers) | {"Idempotent-Replayed": "true"}
+    media_type = headers.pop("content-type", None)
+    return Response(stored.content, status_code=stored.status, headers=headers, media_type=media_type)
 
 
 def _canonical(body: bytes) -> bytes:
@@ -154,7 +211,9 @@ async def get_idempotent_call(
             details=[{"loc": ["header", "Idempotency-Key"], "msg": "at most 255 characters"}],
         )
     digest = hashlib.sha256(_canonical(await request.body())).hexdigest()
-    return IdempotentCall(state, ctx, key, request.method, request.url.path, digest)
+    route = request.scope.get("route")
+    model = route.response_model if isinstance(route, APIRoute) else None
+    return IdempotentCall(state, ctx, key, request.method, request.url.path, digest, response_model=model)
 
 
 Idempotent = Annotated[IdempotentCall, Depends(get_idempotent_call)]
@@ -168,4 +227,5 @@ __all__ = [
     "State",
     "Tenant",
     "get_state",
+    "render_json",
 ]

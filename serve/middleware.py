@@ -3,6 +3,10 @@
 In order: request id → body size limit → authentication of a bearer token (if any) →
 rate limit (per token when authenticated, else per client IP) → handler → metrics and an
 access log line. Errors raised here are rendered by ``serve.errors`` like any other.
+
+With ``settings.webhook_lean_ingress`` the provider webhooks take a lean path (ADR 0006):
+their per-IP budget is counted in-process and the handler is called directly
+(``serve.webhook_ingress``), past FastAPI's routing and dependencies.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from core.telemetry import tracer
 
 from .errors import from_tridium_error
 from .state import AppState
+from .webhook_ingress import LEAN_ROUTES
 
 log = logging.getLogger("tridium.access")
 _tracer = tracer("tridium.gateway")
@@ -70,7 +75,11 @@ class EdgeMiddleware:
             receive = _capped_receive(receive, limit)
             with trace.use_span(span, end_on_exit=False):
                 await self._authenticate_and_limit(scope, headers, state, extra_headers)
-                await self.app(scope, receive, send_wrapper)
+                lean = LEAN_ROUTES.get((scope["method"], scope["path"]))
+                if lean is not None and state.settings.webhook_lean_ingress:
+                    await lean(scope, receive, send_wrapper, state)
+                else:
+                    await self.app(scope, receive, send_wrapper)
         except TridiumError as exc:
             await from_tridium_error(exc)(scope, receive, send_wrapper)
         finally:
@@ -115,7 +124,8 @@ class EdgeMiddleware:
             bucket, limit, kind = _client_ip(scope, headers), settings.rate_limit_webhooks, "webhook"
         else:
             bucket, limit, kind = _client_ip(scope, headers), settings.rate_limit_public, "ip"
-        decision = await state.limiter.hit(bucket, limit, kind)
+        limiter = state.webhook_limiter if kind == "webhook" and state.webhook_limiter else state.limiter
+        decision = await limiter.hit(bucket, limit, kind)
         if decision is None:
             return
         extra.extend((k.lower().encode(), v.encode()) for k, v in decision.headers().items())

@@ -7,6 +7,8 @@ Headers follow draft-ietf-httpapi-ratelimit-headers-10: ``RateLimit-Policy`` and
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import dataclass
 
 import redis.asyncio as redis
@@ -61,4 +63,28 @@ class RateLimiter:
         return Decision(count <= limit, limit, max(0, limit - count), reset_s, self._window_s, kind)
 
 
-__all__ = ["Decision", "RateLimiter"]
+class LocalRateLimiter:
+    """The same fixed windows, counted in this process: no round trip. For budgets that
+    guard a replica against floods rather than meter a client across the cluster — with
+    N replicas a client may send up to N * ``limit`` per window (webhooks, ADR 0006)."""
+
+    def __init__(self, window_s: int, max_buckets: int = 10_000):
+        self._window_s = window_s
+        self._max = max_buckets
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    async def hit(self, bucket: str, limit: int, kind: str) -> Decision:
+        now = time.monotonic()
+        key = f"{kind}:{bucket}"
+        start, count = self._windows.get(key, (now, 0))
+        if now - start >= self._window_s:
+            start, count = now, 0
+        if key not in self._windows and len(self._windows) >= self._max:
+            self._windows.clear()  # bounded memory under a flood of distinct client IPs
+        count += 1
+        self._windows[key] = (start, count)
+        reset_s = max(1, math.ceil(start + self._window_s - now))
+        return Decision(count <= limit, limit, max(0, limit - count), reset_s, self._window_s, kind)
+
+
+__all__ = ["Decision", "LocalRateLimiter", "RateLimiter"]

@@ -12,13 +12,21 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 Channel = Literal["whatsapp", "instagram", "email", "chat"]
 
 
+# Deeper than this cannot be serialised back (pydantic's serializer stops at ~255 levels),
+# so it would be stored and then fail on every read: refuse it on the way in instead.
+MAX_NESTING = 128
+
+
 def _check_storable(value: Any) -> None:
     """Postgres text/jsonb cannot hold NUL, and NaN/Infinity are not JSON: Python's json
     module accepts both, so without this they reach the database and fail there (a 500).
-    Iterative, so deeply nested ``meta`` cannot exhaust the stack."""
-    stack = [value]
+    Iterative, so deeply nested ``meta`` cannot exhaust the stack; nesting deeper than
+    ``MAX_NESTING`` is refused."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ValueError(f"nested deeper than {MAX_NESTING} levels")
         if isinstance(item, str):
             if "\x00" in item:
                 raise ValueError("NUL characters (\\u0000) are not allowed")
@@ -26,10 +34,10 @@ def _check_storable(value: Any) -> None:
             if not math.isfinite(item):
                 raise ValueError("NaN and Infinity are not allowed")
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list | tuple):
-            stack.extend(item)
+            stack.extend((v, depth + 1) for v in item)
 
 
 class Strict(BaseModel):
@@ -67,12 +75,36 @@ class Lead(BaseModel):
     updated_at: datetime
 
 
+# The lead lifecycle: what Luddy's qualification assigns (new → engaged → qualified →
+# ready_to_buy), customer (set when a deal of theirs is won) and lost.
+LeadStage = Literal["new", "engaged", "qualified", "ready_to_buy", "customer", "lost"]
+
+
+class LeadPatch(Strict):
+    """Fields to change; absent fields stay as they are. ``meta`` is merged (top-level keys)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    phone: str | None = Field(None, max_length=40, description="null clears it")
+    email: EmailStr | None = Field(None, description="null clears it")
+    source: str | None = Field(None, max_length=100, description="null clears it")
+    campaign: str | None = Field(None, max_length=200, description="null clears it")
+    score: int | None = Field(None, ge=0, le=100)
+    stage: LeadStage | None = Field(None, description="change emits lead.stage_changed")
+    meta: dict[str, Any] | None = None
+
+
 class LeadPage(BaseModel):
     items: list[Lead]
     next_cursor: str | None
 
 
 class ThreadIn(Strict):
+    id: UUID | None = Field(
+        None,
+        description="Optional client-chosen thread id (a front end's local chat id). Ids are unique per tenant: "
+        "409 if this tenant already has a thread with it; an id used by another tenant is simply a new thread "
+        "here, unrelated to theirs.",
+    )
     channel: Channel
     external_id: str = Field(min_length=1, max_length=200)
     lead_id: UUID | None = None
@@ -128,6 +160,17 @@ class DealIn(Strict):
     title: str = Field("", max_length=200)
     value_cents: int = Field(0, ge=0, le=10**12)
     meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class DealPatch(Strict):
+    """Fields to change; absent fields stay as they are. ``stage: won`` goes through the same
+    win as ``POST /deals/{id}/win`` (``deal.won`` once, the lead becomes a customer); a won
+    deal is final (its stage and value cannot change: 409); a lost deal may be reopened."""
+
+    title: str | None = Field(None, max_length=200)
+    value_cents: int | None = Field(None, ge=0, le=10**12)
+    stage: Literal["open", "won", "lost"] | None = Field(None, description="change emits deal.stage_changed")
+    meta: dict[str, Any] | None = Field(None, description="merged (top-level keys)")
 
 
 class Deal(BaseModel):

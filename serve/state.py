@@ -15,7 +15,7 @@ from db.tenants import Membership
 
 from .auth import TokenVerifier
 from .metrics import GatewayMetrics
-from .ratelimit import RateLimiter
+from .ratelimit import LocalRateLimiter, RateLimiter
 
 # Reports on the event relay (and through it, on Ray): {"ok": bool, "lag_s": float, ...}.
 RelayProbe = Callable[[], Awaitable[dict[str, Any]]]
@@ -57,6 +57,8 @@ class AppState:
     metrics: GatewayMetrics
     relay_probe: RelayProbe | None = None
     memberships: MembershipCache = field(default_factory=MembershipCache)
+    # Set with settings.webhook_lean_ingress: the webhooks' in-process per-IP budget.
+    webhook_limiter: LocalRateLimiter | None = None
 
 
 __all__ = ["AppState", "MembershipCache", "RelayProbe"]

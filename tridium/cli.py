@@ -16,6 +16,7 @@ from core.settings import Settings
 from . import launcher
 from .kb_cli import kb_app, sandbox_supabase_storage
 from .payments_cli import payments_app, sandbox_app
+from .tokens import IssuedToken, issue_token
 
 app = typer.Typer(help="Tridium: multi-tenant back end for Luddy, Lucy and Clio.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
@@ -125,34 +126,36 @@ def migrate_cmd() -> None:
 @app.command()
 def token(
     tenant: Annotated[str, typer.Option(help="tenant slug")],
-    user: Annotated[str, typer.Option(help="user e-mail")] = launcher.DEMO_EMAIL,
+    user: Annotated[
+        str | None, typer.Option(help="user e-mail (default: the tenant's own owner, owner@SLUG.tridium.local)")
+    ] = None,
     role: Annotated[str, typer.Option(help="owner | admin | member | viewer")] = "owner",
     ttl_hours: Annotated[int, typer.Option(help="token lifetime")] = 24 * 7,
 ) -> None:
-    """Print a bearer token for USER in TENANT (creating the membership with ROLE)."""
+    """Print a bearer token for USER in TENANT (creating the membership with ROLE).
+
+    Without --user the token is for the tenant's own owner user, so it reaches that tenant
+    only. Which user and role it is for goes to stderr; stdout is the token alone."""
     from core.tenancy import ROLES
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}")
     settings, _ = _env(_settings())
 
-    async def run() -> str:
+    async def run() -> IssuedToken:
         from db.pool import create_pool
-        from db.tenants import get_tenant_by_slug, upsert_membership
-        from serve.auth import mint_token
 
         pool = await create_pool(settings.require_database_url(), max_size=1)
         try:
-            tid = await get_tenant_by_slug(pool, tenant)
-            if tid is None:
-                raise typer.BadParameter(f"no tenant with slug {tenant!r} (create it with: tridium tenant create)")
-            user_id = launcher.demo_user_id(user)
-            await upsert_membership(pool, tid, user_id, user, role)
+            return await issue_token(pool, settings, tenant, email=user, role=role, ttl_s=ttl_hours * 3600)
+        except LookupError as exc:
+            raise typer.BadParameter(str(exc)) from exc
         finally:
             await pool.close()
-        return mint_token(settings, user_id=user_id, email=user, ttl_s=ttl_hours * 3600)
 
-    typer.echo(asyncio.run(run()))
+    issued = asyncio.run(run())
+    typer.echo(issued.describe(), err=True)
+    typer.echo(issued.token)
 
 
 @tenant_app.command("create")

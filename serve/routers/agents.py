@@ -211,7 +211,13 @@ class RunIn(BaseModel):
     agent: Literal["luddy", "lucy", "clio"]
     input: str = Field(min_length=1, max_length=8000)
     context: dict[str, Any] = Field(default_factory=dict)
-    thread_id: UUID | None = None
+    thread_id: UUID | None = Field(
+        None,
+        description="The conversation. Omitted: a new thread (its id is in run.started). An id this tenant has: "
+        "the run continues it, with its memory. Any other uuid: a new web-chat thread with that id, so a front "
+        "end may create chat ids locally. Ids are per tenant: another tenant's thread id is a new, unrelated "
+        "thread here (nothing of theirs is read, written or revealed).",
+    )
 
 
 def _spawn(coro: Any) -> None:
@@ -321,7 +327,8 @@ async def run_agent(
 ) -> EventSourceResponse:
     """Run an agent and stream its events (run.started, delta, tool.call, tool.result, sources,
     run.completed | error). With ``Last-Event-ID`` it resumes that run instead of starting one;
-    with ``Idempotency-Key`` a retry of the same request rejoins the same run."""
+    with ``Idempotency-Key`` a retry of the same request rejoins the same run. ``thread_id``
+    may be a client-chosen uuid: the first run with it creates the thread."""
     _require_writer(ctx)
 
     if last_event_id:

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from core.errors import Forbidden
+from core.tenancy import TenantContext
 from db import crm
 from db.pool import tenant_tx
 from tools.inbox.outbound import send_through_channel
@@ -17,9 +19,11 @@ from ..schemas import (
     Deal,
     DealIn,
     DealPage,
+    DealPatch,
     Lead,
     LeadIn,
     LeadPage,
+    LeadPatch,
     Message,
     MessageIn,
     MessagePage,
@@ -32,6 +36,16 @@ router = APIRouter(tags=["crm"])
 
 Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
+_PATCH_ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"description": "viewers cannot change CRM records"},
+    404: {"description": "no such record in this tenant"},
+    422: {"description": "unknown field, bad value, null for a required field, or nothing to change"},
+}
+
+
+def _require_writer(ctx: TenantContext) -> None:
+    if ctx.role == "viewer":
+        raise Forbidden("viewers cannot change CRM records", details={"role": ctx.role})
 
 
 @router.get("/leads", response_model=LeadPage)
@@ -57,6 +71,15 @@ async def create_lead(body: LeadIn, ctx: Tenant, idem: Idempotent) -> object:
 async def get_lead(lead_id: UUID, state: State, ctx: Tenant) -> dict[str, object]:
     async with tenant_tx(state.pool, ctx.tenant_id) as conn:
         return await crm.get_lead(conn, ctx.tenant_id, lead_id)
+
+
+@router.patch("/leads/{lead_id}", response_model=Lead, responses=_PATCH_ERRORS)
+async def update_lead(lead_id: UUID, body: LeadPatch, state: State, ctx: Tenant) -> dict[str, object]:
+    """Change a lead (absent fields stay; ``meta`` is merged). A stage change emits
+    ``lead.stage_changed``, other changes ``lead.updated``; an unchanged value emits nothing."""
+    _require_writer(ctx)
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.update_lead(conn, ctx.tenant_id, lead_id, body.model_dump(exclude_unset=True))
 
 
 @router.get("/threads", response_model=ThreadPage)
@@ -121,6 +144,26 @@ async def list_deals(
 async def create_deal(body: DealIn, state: State, ctx: Tenant) -> dict[str, object]:
     async with tenant_tx(state.pool, ctx.tenant_id) as conn:
         return await crm.create_deal(conn, ctx.tenant_id, body.model_dump())
+
+
+@router.get("/deals/{deal_id}", response_model=Deal, responses={404: {"description": "no such deal in this tenant"}})
+async def get_deal(deal_id: UUID, state: State, ctx: Tenant) -> dict[str, object]:
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.get_deal(conn, ctx.tenant_id, deal_id)
+
+
+@router.patch(
+    "/deals/{deal_id}",
+    response_model=Deal,
+    responses=_PATCH_ERRORS | {409: {"description": "a won deal is final; a lost deal must be reopened to be won"}},
+)
+async def update_deal(deal_id: UUID, body: DealPatch, state: State, ctx: Tenant) -> dict[str, object]:
+    """Change a deal's title, value, meta or stage. ``stage: won`` is the same win as
+    ``POST /deals/{id}/win`` (``deal.won`` once, the lead becomes a customer). Emits
+    ``deal.stage_changed`` and/or ``deal.updated``."""
+    _require_writer(ctx)
+    async with tenant_tx(state.pool, ctx.tenant_id) as conn:
+        return await crm.update_deal(conn, ctx.tenant_id, deal_id, body.model_dump(exclude_unset=True), source="api")
 
 
 @router.post("/deals/{deal_id}/win", response_model=Deal)

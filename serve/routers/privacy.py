@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from db.pool import tenant_tx
@@ -70,7 +70,7 @@ class PrivacyRequestList(BaseModel):
 @router.post("/requests", response_model=PrivacyRequestOut, status_code=202)
 async def create_request(
     body: PrivacyRequestIn, request: Request, state: State, ctx: AdminTenant, call: Idempotent
-) -> JSONResponse:
+) -> Response:
     """Queue an export or an erase of one data subject (LGPD Art. 18), identified by any of
     e-mail, phone, CPF. Re-sending the same Idempotency-Key replays the first answer."""
     subject = Subject.parse(body.subject.email, body.subject.phone, body.subject.cpf)

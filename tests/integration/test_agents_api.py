@@ -327,3 +327,56 @@ async def test_two_messages_to_one_thread_are_answered_one_after_the_other(clien
         )
     # each turn (the question, then its answer) is whole: the second waited for the first
     assert [r["direction"] for r in rows] == ["in", "out"] * 3
+
+
+async def test_client_chosen_thread_id_starts_and_continues_a_conversation(client, kb_member):
+    """A front end creates the chat id locally; the first run with it creates the thread."""
+    tid = str(uuid.uuid4())
+    first = await run(client, kb_member, "luddy", "Qual o horário da unidade Pinheiros?", thread_id=tid)
+    assert first[0].event == "run.started" and first[0].data["thread_id"] == tid
+    assert first[-1].event == "run.completed" and first[-1].data["thread_id"] == tid
+    second = await run(client, kb_member, "luddy", "Qual foi a minha pergunta anterior?", thread_id=tid)
+    assert "Qual o horário da unidade Pinheiros?" in second[-1].data["output"]
+    threads = (await client.get("/threads?limit=200&channel=chat", headers=kb_member.headers())).json()["items"]
+    assert [t["channel"] for t in threads if t["id"] == tid] == ["chat"]
+    msgs = (await client.get("/messages", params={"thread_id": tid}, headers=kb_member.headers())).json()["items"]
+    assert [m["direction"] for m in msgs] == ["in", "out", "in", "out"]
+    # The same id through the CRM route is taken now (ids are unique per tenant).
+    dup = await client.post(
+        "/threads", json={"id": tid, "channel": "chat", "external_id": "other"}, headers=kb_member.headers()
+    )
+    assert dup.status_code == 409 and dup.json()["error"]["code"] == "conflict"
+
+
+async def test_another_tenants_thread_id_is_neither_revealed_nor_hijacked(client, kb_member, make_member):
+    """Tenant B running with tenant A's thread id gets what any unused id gets: a new thread
+    of its own. B reads nothing of A's conversation and writes nothing into it."""
+    tid = str(uuid.uuid4())
+    secret = "Qual o horário da unidade Pinheiros? meu CPF é 123.456.789-09"
+    assert (await run(client, kb_member, "luddy", secret, thread_id=tid))[-1].event == "run.completed"
+    b = await make_member()
+    hijack = await run(client, b, "luddy", "Qual foi a minha pergunta anterior?", thread_id=tid)
+    fresh = await run(client, b, "luddy", "Qual foi a minha pergunta anterior?", thread_id=str(uuid.uuid4()))
+    # Indistinguishable from an id nobody used: same events, same answer, no error.
+    assert [e.event for e in hijack] == [e.event for e in fresh]
+    assert hijack[-1].data["output"] == fresh[-1].data["output"]
+    assert hijack[0].data["thread_id"] == tid
+    assert "Pinheiros" not in hijack[-1].data["output"] and "123.456" not in hijack[-1].data["output"]
+    a_msgs = (await client.get("/messages", params={"thread_id": tid}, headers=kb_member.headers())).json()["items"]
+    assert [m["body"] for m in a_msgs if m["direction"] == "in"] == [secret]
+    b_msgs = (await client.get("/messages", params={"thread_id": tid}, headers=b.headers())).json()["items"]
+    assert [m["body"] for m in b_msgs if m["direction"] == "in"] == ["Qual foi a minha pergunta anterior?"]
+    assert all("Pinheiros" not in m["body"] for m in b_msgs)
+    # The CRM route behaves the same: a third tenant may create its own thread with that id.
+    c = await make_member()
+    own = await client.post("/threads", json={"id": tid, "channel": "chat", "external_id": "c"}, headers=c.headers())
+    assert own.status_code == 201 and own.json()["id"] == tid
+    runs_a = (await client.get("/agents/runs", params={"thread_id": tid}, headers=kb_member.headers())).json()
+    assert len(runs_a["items"]) == 1
+
+
+async def test_thread_id_that_is_not_a_uuid_is_422(client, kb_member):
+    r = await client.post(
+        "/agents/run", json={"agent": "luddy", "input": "oi", "thread_id": "chat-123"}, headers=kb_member.headers()
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"

@@ -223,3 +223,29 @@ async def test_failed_handler_releases_the_key(
     assert replay.status_code == 200
     assert replay.headers.get("idempotent-replayed") == "true"
     assert json.loads(replay.content) == won.json()
+
+
+async def test_replay_is_byte_identical_to_the_first_response(
+    client: httpx.AsyncClient, make_member: MakeMember, owner_pool: asyncpg.Pool
+) -> None:
+    """jsonb would hand back {"alpha", "mid", "zeta"} in its own key order; the replay must be
+    the bytes that were sent the first time, with the same status and content-type."""
+    m = await make_member()
+    key = _key()
+    body = {"name": "Byte", "meta": {"zeta": 1, "alpha": 2.5, "mid": "ação", "nested": {"b": [3, 1], "a": None}}}
+    first = await client.post("/leads", json=body, headers=m.headers(**{"Idempotency-Key": key}))
+    assert first.status_code == 201, first.text
+    for _ in range(2):
+        again = await client.post("/leads", json=body, headers=m.headers(**{"Idempotency-Key": key}))
+        assert again.status_code == 201
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.content == first.content
+        assert list(again.json()) == list(first.json())  # jsonb would have sorted the keys
+        assert again.headers["content-type"] == first.headers["content-type"] == "application/json"
+        assert again.headers["x-request-id"] != first.headers["x-request-id"]  # the edge's own, per request
+    async with owner_pool.acquire() as conn, conn.transaction():
+        await conn.execute("select set_config('app.tenant_id', $1, true)", str(m.tenant_id))
+        stored = await conn.fetchval(
+            "select response_bytes from idempotency_keys where tenant_id = $1 and key = $2", m.tenant_id, key
+        )
+    assert stored == first.content

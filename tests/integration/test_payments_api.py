@@ -65,6 +65,22 @@ async def _won(h: Harness, deal_id: str) -> bool:
     return await h.deal_stage(deal_id) == "won"
 
 
+async def test_intent_replay_is_byte_identical_and_matches_the_contract(h: Harness) -> None:
+    """A decimal amount is the string the OpenAPI document promises, the first time, on
+    replay (byte for byte) and on GET."""
+    _, deal_id = await h.lead_and_deal(value_cents=14990)
+    key = secrets.token_hex(12)
+    first = await h.intent("pix", deal_id, key=key, amount="149.90")
+    assert first.status_code == 201, first.text
+    assert first.json()["amount"] == "149.9" and first.json()["amountCents"] == 14990
+    again = await h.intent("pix", deal_id, key=key, amount="149.90")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+    got = await h.api.get(f"/payments/{first.json()['intentId']}", headers=h.h())
+    assert got.json()["amount"] == first.json()["amount"]
+
+
 async def test_the_same_key_never_creates_a_second_asaas_payment(h: Harness) -> None:
     _, deal_id = await h.lead_and_deal()
     key = secrets.token_hex(12)

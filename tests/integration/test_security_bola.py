@@ -89,10 +89,18 @@ async def test_foreign_ids_are_not_found(client: httpx.AsyncClient, worlds: tupl
     _assert_error(thread, 404, "not_found")
     replay = await client.get(f"/audit/threads/{b.thread['id']}/replay", headers=h())
     _assert_error(replay, 404, "not_found")
+    _assert_error(await client.get(f"/deals/{b.deal['id']}", headers=h()), 404, "not_found")
+    for path, body in (
+        (f"/leads/{b.lead['id']}", {"stage": "lost", "name": "hijacked"}),
+        (f"/deals/{b.deal['id']}", {"stage": "won"}),
+        (f"/deals/{b.deal['id']}", {"stage": "lost", "value_cents": 1}),
+    ):
+        _assert_error(await client.patch(path, json=body, headers=h()), 404, "not_found")
     # Nothing of B changed: the deal is still open, the thread has only B's message.
     bh = b.member.headers()
     deals = (await client.get("/deals", headers=bh)).json()["items"]
-    assert [(d["id"], d["stage"]) for d in deals] == [(b.deal["id"], "open")]
+    assert [(d["id"], d["stage"], d["value_cents"]) for d in deals] == [(b.deal["id"], "open", 500)]
+    assert (await client.get(f"/leads/{b.lead['id']}", headers=bh)).json() == b.lead
     msgs = (await client.get("/messages", params={"thread_id": b.thread["id"]}, headers=bh)).json()["items"]
     assert [m["id"] for m in msgs] == [b.message["id"]]
     # The own objects work with the same token (the 404s are not a broken route).

@@ -124,7 +124,8 @@ export interface paths {
          * Run Agent
          * @description Run an agent and stream its events (run.started, delta, tool.call, tool.result, sources,
          *     run.completed | error). With ``Last-Event-ID`` it resumes that run instead of starting one;
-         *     with ``Idempotency-Key`` a retry of the same request rejoins the same run.
+         *     with ``Idempotency-Key`` a retry of the same request rejoins the same run. ``thread_id``
+         *     may be a client-chosen uuid: the first run with it creates the thread.
          */
         post: operations["run_agent_agents_run_post"];
         delete?: never;
@@ -356,6 +357,29 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/deals/{deal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Deal */
+        get: operations["get_deal_deals__deal_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Deal
+         * @description Change a deal's title, value, meta or stage. ``stage: won`` is the same win as
+         *     ``POST /deals/{id}/win`` (``deal.won`` once, the lead becomes a customer). Emits
+         *     ``deal.stage_changed`` and/or ``deal.updated``.
+         */
+        patch: operations["update_deal_deals__deal_id__patch"];
         trace?: never;
     };
     "/deals/{deal_id}/win": {
@@ -598,7 +622,12 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update Lead
+         * @description Change a lead (absent fields stay; ``meta`` is merged). A stage change emits
+         *     ``lead.stage_changed``, other changes ``lead.updated``; an unchanged value emits nothing.
+         */
+        patch: operations["update_lead_leads__lead_id__patch"];
         trace?: never;
     };
     "/me": {
@@ -1578,6 +1607,30 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /**
+         * DealPatch
+         * @description Fields to change; absent fields stay as they are. ``stage: won`` goes through the same
+         *     win as ``POST /deals/{id}/win`` (``deal.won`` once, the lead becomes a customer); a won
+         *     deal is final (its stage and value cannot change: 409); a lost deal may be reopened.
+         */
+        DealPatch: {
+            /**
+             * Meta
+             * @description merged (top-level keys)
+             */
+            meta?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Stage
+             * @description change emits deal.stage_changed
+             */
+            stage?: ("open" | "won" | "lost") | null;
+            /** Title */
+            title?: string | null;
+            /** Value Cents */
+            value_cents?: number | null;
+        };
         /** DocCreated */
         DocCreated: {
             /**
@@ -1917,6 +1970,45 @@ export interface components {
             items: components["schemas"]["Lead"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * LeadPatch
+         * @description Fields to change; absent fields stay as they are. ``meta`` is merged (top-level keys).
+         */
+        LeadPatch: {
+            /**
+             * Campaign
+             * @description null clears it
+             */
+            campaign?: string | null;
+            /**
+             * Email
+             * @description null clears it
+             */
+            email?: string | null;
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            } | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Phone
+             * @description null clears it
+             */
+            phone?: string | null;
+            /** Score */
+            score?: number | null;
+            /**
+             * Source
+             * @description null clears it
+             */
+            source?: string | null;
+            /**
+             * Stage
+             * @description change emits lead.stage_changed
+             */
+            stage?: ("new" | "engaged" | "qualified" | "ready_to_buy" | "customer" | "lost") | null;
         };
         /** Me */
         Me: {
@@ -2368,7 +2460,10 @@ export interface components {
             };
             /** Input */
             input: string;
-            /** Thread Id */
+            /**
+             * Thread Id
+             * @description The conversation. Omitted: a new thread (its id is in run.started). An id this tenant has: the run continues it, with its memory. Any other uuid: a new web-chat thread with that id, so a front end may create chat ids locally. Ids are per tenant: another tenant's thread id is a new, unrelated thread here (nothing of theirs is read, written or revealed).
+             */
             thread_id?: string | null;
         };
         /** Space */
@@ -2504,6 +2599,11 @@ export interface components {
             channel: "whatsapp" | "instagram" | "email" | "chat";
             /** External Id */
             external_id: string;
+            /**
+             * Id
+             * @description Optional client-chosen thread id (a front end's local chat id). Ids are unique per tenant: 409 if this tenant already has a thread with it; an id used by another tenant is simply a new thread here, unrelated to theirs.
+             */
+            id?: string | null;
             /** Lead Id */
             lead_id?: string | null;
         };
@@ -4761,6 +4861,194 @@ export interface operations {
             };
         };
     };
+    get_deal_deals__deal_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant uuid or slug */
+                "x-tenant-id"?: string | null;
+            };
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deal"];
+                };
+            };
+            /** @description Bad request (malformed JSON, missing Idempotency-Key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a member of the tenant, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such deal in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict (duplicate, or the same Idempotency-Key is in flight) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed (field paths in details) or Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_deal_deals__deal_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant uuid or slug */
+                "x-tenant-id"?: string | null;
+            };
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DealPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deal"];
+                };
+            };
+            /** @description Bad request (malformed JSON, missing Idempotency-Key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description viewers cannot change CRM records */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such record in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a won deal is final; a lost deal must be reopened to be won */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown field, bad value, null for a required field, or nothing to change */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     win_deal_deals__deal_id__win_post: {
         parameters: {
             query?: never;
@@ -6245,6 +6533,101 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+            /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_lead_leads__lead_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant uuid or slug */
+                "x-tenant-id"?: string | null;
+            };
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeadPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Bad request (malformed JSON, missing Idempotency-Key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description viewers cannot change CRM records */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such record in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict (duplicate, or the same Idempotency-Key is in flight) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown field, bad value, null for a required field, or nothing to change */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
             429: {
