@@ -86,7 +86,7 @@ class EmailSandbox:
             CapturedEmail(
                 mail_from=str(envelope.mail_from),
                 rcpt_to=list(envelope.rcpt_tos),
-                headers={k.lower(): str(v) for k, v in msg.items()},
+                headers={k.lower(): " ".join(str(v).split()) for k, v in msg.items()},
                 text=str(body.get_content()) if body is not None else "",
                 raw=raw,
             )
