@@ -13,6 +13,10 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_DEV_SECRET = "tridium-dev-secret-change-me-0123456789abcdef"
+# Fernet key (urlsafe base64 of 32 bytes) for channel-account secrets in dev/test only;
+# prod refuses it. Generate a real one with
+# `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
+INSECURE_DEV_CHANNEL_KEY = "dHJpZGl1bS1kZXYtY2hhbm5lbC1rZXktY2hhbmdlLW0="
 
 
 class Settings(BaseSettings):
@@ -122,6 +126,20 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(None, description="public URL of the gateway (webhook URLs); default host:port")
     payments_reconcile_interval_s: float = Field(86400.0, description="drift repair period (daily)")
 
+    # Inbox (tools/inbox, docs/inbox.md). Channel-account secrets are encrypted with this
+    # Fernet key; several comma-separated keys rotate (the first encrypts, all decrypt).
+    channel_secrets_key: SecretStr = SecretStr(INSECURE_DEV_CHANNEL_KEY)
+    inbox_quiet_s: float = Field(4.0, ge=0, description="burst merge: answer after this long without a new message")
+    inbox_max_wait_s: float = Field(15.0, ge=0, description="burst merge: answer at the latest this long after the first")
+    inbox_send_attempts: int = Field(5, ge=1, description="outbound sends per part before it ends failed")
+    inbox_retry_base_s: float = Field(1.0, ge=0, description="outbound retry backoff: base * 2**attempt (jittered)")
+    inbox_tick_s: float = Field(0.2, gt=0, description="how often the inbox scheduler looks for due turns")
+    # `tridium up` starts the local WhatsApp Cloud API sandbox on this port and gives the
+    # demo tenant a WhatsApp account on it; TRIDIUM_WHATSAPP_SANDBOX=false starts none.
+    whatsapp_sandbox: bool = True
+    whatsapp_sandbox_port: int = 8091
+    whatsapp_api_version: str = Field("v21.0", pattern=r"^v\d+\.\d+$")
+
     otel_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TRIDIUM_OTEL_ENDPOINT")
     )
@@ -133,6 +151,9 @@ class Settings(BaseSettings):
             secret = self.jwt_secret.get_secret_value()
             if secret == INSECURE_DEV_SECRET or len(secret) < 32:
                 raise ValueError("TRIDIUM_JWT_SECRET must be set to a random value of >= 32 chars in prod")
+            key = self.channel_secrets_key.get_secret_value()
+            if not key or INSECURE_DEV_CHANNEL_KEY in key.split(","):
+                raise ValueError("TRIDIUM_CHANNEL_SECRETS_KEY must be set to a Fernet key in prod")
             if self.database_url is None or self.redis_url is None:
                 raise ValueError("DATABASE_URL and REDIS_URL are required in prod")
         return self
@@ -148,4 +169,4 @@ class Settings(BaseSettings):
         return self.redis_url
 
 
-__all__ = ["INSECURE_DEV_SECRET", "Settings"]
+__all__ = ["INSECURE_DEV_CHANNEL_KEY", "INSECURE_DEV_SECRET", "Settings"]

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tools.channels.errors import ChannelSendError, MediaTooLarge
 from tools.channels.instagram import (
     InstagramAccount,
     InstagramClient,
     InstagramMessage,
     InstagramMessageRejected,
     InstagramOutsideWindow,
-    InstagramSendFailed,
     OutboundMedia,
     parse_webhook,
 )
@@ -42,7 +42,7 @@ async def test_customer_message_arrives_signed_and_parses(
     assert len(receiver.requests) == 2
     first, dup = receiver.requests
     assert first.body == dup.body
-    assert verify_signature(CFG.app_secret, first.body, first.headers["x-hub-signature-256"])
+    assert verify_signature(first.body, first.headers["x-hub-signature-256"], CFG.app_secret)
     (msg,) = parse_webhook(first.body).events
     assert isinstance(msg, InstagramMessage) and msg.text == "oi" and msg.customer_id == "IGSID9"
     assert msg.mid == r.json()["mid"]
@@ -54,7 +54,7 @@ async def test_forged_deliveries_do_not_verify(
 ) -> None:
     await http.post(f"{instagram.base_url}/sandbox/inbound", json={"customer_id": "IGSID9", "text": "x", "sign": mode})
     (req,) = receiver.requests
-    assert not verify_signature(CFG.app_secret, req.body, req.headers.get("x-hub-signature-256"))
+    assert not verify_signature(req.body, req.headers.get("x-hub-signature-256"), CFG.app_secret)
 
 
 async def test_reply_is_sent_and_echoed(
@@ -89,26 +89,26 @@ async def test_window_is_enforced_locally_and_by_the_sandbox(
     await ig.send_text("IGSID2", "human answer", last_customer_message_at=last, now=now, by_human=True)
     assert instagram.sandbox.sent[-1]["tag"] == "HUMAN_AGENT"
     # Lying to the connector about the window: Meta's own check answers 10/2018278.
-    with pytest.raises(InstagramSendFailed) as late:
+    with pytest.raises(ChannelSendError) as late:
         await ig.send_text("IGSID2", "late", last_customer_message_at=now, now=now)
-    assert late.value.error.outside_window and not late.value.retryable
+    assert late.value.details["error_subcode"] == 2018278 and not late.value.retriable
 
 
 async def test_graph_errors_and_faults(instagram: RunningInstagram, http: httpx.AsyncClient) -> None:
     await http.post(f"{instagram.base_url}/sandbox/inbound", json={"customer_id": "IGSID3", "text": "x"})
     now = datetime.now(UTC)
-    with pytest.raises(InstagramSendFailed) as bad_token:
+    with pytest.raises(ChannelSendError) as bad_token:
         await client(http, instagram, token="nope").send_text("IGSID3", "x", last_customer_message_at=now, now=now)
-    assert bad_token.value.error.code == 190
+    assert bad_token.value.provider_code == "190" and not bad_token.value.retriable
     await http.post(f"{instagram.base_url}/sandbox/faults", json={"status": 400, "code": 613, "message": "rate"})
     ig = client(http, instagram)
-    with pytest.raises(InstagramSendFailed) as limited:
+    with pytest.raises(ChannelSendError) as limited:
         await ig.send_text("IGSID3", "x", last_customer_message_at=now, now=now)
-    assert limited.value.error.rate_limited and limited.value.retryable
+    assert limited.value.provider_code == "613" and limited.value.retriable
     await ig.send_text("IGSID3", "after the fault", last_customer_message_at=now, now=now)  # fault consumed
     with pytest.raises(InstagramMessageRejected):
         await ig.send_text("IGSID3", "x" * 1000, last_customer_message_at=now, now=now)
-    with pytest.raises(InstagramMessageRejected) as big:
+    with pytest.raises(MediaTooLarge) as big:
         media = OutboundMedia("image", "https://cdn.test/a.png", size_bytes=9 * 1024 * 1024)
         await ig.send_media("IGSID3", media, last_customer_message_at=now, now=now)
     assert big.value.details["limit_bytes"] == 8 * 1024 * 1024

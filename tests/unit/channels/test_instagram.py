@@ -16,7 +16,8 @@ from tools.channels.instagram import (
     parse_webhook,
     send_mode,
 )
-from tools.channels.meta import parse_graph_error, sign_body, verify_signature
+from tools.channels.instagram.client import send_error
+from tools.channels.meta import sign, verify_signature
 
 ACC = "17841400000000001"
 
@@ -31,13 +32,12 @@ def item(**kw: object) -> dict[str, object]:
 
 def test_signature_roundtrip_and_tampering() -> None:
     raw = body(item(message={"mid": "m1", "text": "oi"}))
-    header = sign_body("secret", raw)
+    header = sign(raw, "secret")
     assert header.startswith("sha256=")
-    assert verify_signature("secret", raw, header)
-    assert not verify_signature("other", raw, header)
-    assert not verify_signature("secret", raw + b" ", header)
-    assert not verify_signature("secret", raw, None)
-    assert not verify_signature("secret", raw, header.removeprefix("sha256="))
+    assert verify_signature(raw, header, "secret")
+    assert not verify_signature(raw, header, "other")
+    assert not verify_signature(raw + b" ", header, "secret")
+    assert not verify_signature(raw, None, "secret")
 
 
 def test_parses_message_echo_reaction_read() -> None:
@@ -98,8 +98,37 @@ def test_window_rules() -> None:
         send_mode(None, now, by_human=True)
 
 
-def test_graph_error_object() -> None:
-    err = parse_graph_error(400, {"error": {"message": "outside", "code": 10, "error_subcode": 2018278, "type": "x"}})
-    assert err.outside_window and not err.retryable
-    assert parse_graph_error(400, {"error": {"code": 613, "message": "slow down"}}).rate_limited
-    assert parse_graph_error(500, "<html>").retryable
+def test_meta_error_object_decides_retries() -> None:
+    outside = send_error(400, {"error": {"message": "outside", "code": 10, "error_subcode": 2018278, "type": "x"}})
+    assert not outside.retriable and outside.provider_code == "10"
+    assert send_error(400, {"error": {"code": 613, "message": "slow down"}}).retriable
+    assert not send_error(401, {"error": {"code": 190, "message": "token"}}).retriable
+    assert send_error(502, "<html>").retriable
+
+
+def test_normalized_batch_for_the_inbox() -> None:
+    from tools.channels.instagram import parse
+
+    raw = body(
+        item(message={"mid": "m1", "text": "oi"}),
+        {
+            "sender": {"id": ACC},
+            "recipient": {"id": "IGSID1"},
+            "timestamp": 1700000000002,
+            "message": {"mid": "o1", "is_echo": True},
+        },
+        item(read={"mid": "o1"}),
+        item(reaction={"mid": "o1", "action": "react", "emoji": "x"}),
+    )
+    batch = parse(raw)
+    msg, reaction = batch.messages
+    assert (msg.channel, msg.provider, msg.provider_message_id, msg.contact.kind, msg.contact.value, msg.text) == (
+        "instagram",
+        "instagram",
+        "m1",
+        "platform",
+        "IGSID1",
+        "oi",
+    )
+    assert msg.account_external_id == ACC and reaction.type == "reaction" and reaction.reply_to == "o1"
+    assert [(s.provider_message_id, s.status) for s in batch.statuses] == [("o1", "sent"), ("o1", "read")]

@@ -1,10 +1,17 @@
-"""Instagram messaging: webhook parsing, the window rules and the send API connector.
+"""Instagram messaging: webhook parsing and normalization, the window rules, the send API
+connector (``InstagramConnector``). ``sandbox`` is a local server speaking the send API and
+sending signed webhooks."""
 
-``sandbox`` is a local server speaking the send API and sending signed webhooks.
-"""
-
-from .client import DEFAULT_BASE_URL, InstagramAccount, InstagramClient, OutboundMedia, SentMessage
-from .errors import InstagramMessageRejected, InstagramOutsideWindow, InstagramSendFailed, MalformedInstagramWebhook
+from .client import (
+    DEFAULT_BASE_URL,
+    PROVIDER,
+    InstagramAccount,
+    InstagramClient,
+    InstagramConnector,
+    OutboundMedia,
+    SentMessage,
+)
+from .errors import InstagramMessageRejected, InstagramOutsideWindow, MalformedInstagramWebhook
 from .parse import (
     Attachment,
     InstagramEvent,
@@ -12,33 +19,33 @@ from .parse import (
     InstagramReaction,
     InstagramRead,
     ParsedWebhook,
-    account_ids,
-    load_body,
     parse_webhook,
 )
+from .webhook import authenticate, parse
 from .window import HUMAN_AGENT_WINDOW, STANDARD_WINDOW, SendMode, send_mode
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "HUMAN_AGENT_WINDOW",
+    "PROVIDER",
     "STANDARD_WINDOW",
     "Attachment",
     "InstagramAccount",
     "InstagramClient",
+    "InstagramConnector",
     "InstagramEvent",
     "InstagramMessage",
     "InstagramMessageRejected",
     "InstagramOutsideWindow",
-    "InstagramRead",
     "InstagramReaction",
-    "InstagramSendFailed",
+    "InstagramRead",
     "MalformedInstagramWebhook",
     "OutboundMedia",
     "ParsedWebhook",
     "SendMode",
     "SentMessage",
-    "account_ids",
-    "load_body",
+    "authenticate",
+    "parse",
     "parse_webhook",
     "send_mode",
 ]

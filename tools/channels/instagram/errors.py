@@ -1,28 +1,27 @@
-"""Instagram connector errors (under ``core.errors`` so the gateway maps them in one place).
+"""Instagram connector errors, on the channel error tree (``tools.channels.errors``).
 
 ::
 
+    MalformedWebhook            400 malformed_webhook          (shared) signed, but not a webhook we can read
+    OutsideReplyWindow          409 outside_reply_window
+    └── InstagramOutsideWindow  409 outside_reply_window       24 h for Luddy, 7 d (HUMAN_AGENT) for a person
     ClientError
-    ├── MalformedInstagramWebhook     400 malformed_webhook      signed, but not a webhook we can read
-    ├── InstagramOutsideWindow        422 instagram_outside_window  no reply allowed now (24 h / 7 d rules)
-    └── InstagramMessageRejected      422 instagram_message_rejected  too long, bad attachment, oversized
-    InstagramSendFailed               502 instagram_send_failed   Meta answered an error (GraphError inside)
+    └── InstagramMessageRejected 422 instagram_message_rejected too long, empty, unsupported attachment
+    MediaTooLarge               413 media_too_large            (shared) over Meta's media limits
+    ChannelSendError            502/503 channel_send_failed    (shared) Meta answered an error
 """
 
 from __future__ import annotations
 
-from core.errors import ClientError, TridiumError
+from core.errors import ClientError
 
-from ..meta import GraphError
+from ..errors import MalformedWebhook, OutsideReplyWindow
 
-
-class MalformedInstagramWebhook(ClientError):
-    code = "malformed_webhook"
+MalformedInstagramWebhook = MalformedWebhook
 
 
-class InstagramOutsideWindow(ClientError):
-    status = 422
-    code = "instagram_outside_window"
+class InstagramOutsideWindow(OutsideReplyWindow):
+    pass
 
 
 class InstagramMessageRejected(ClientError):
@@ -30,22 +29,4 @@ class InstagramMessageRejected(ClientError):
     code = "instagram_message_rejected"
 
 
-class InstagramSendFailed(TridiumError):
-    status = 502
-    code = "instagram_send_failed"
-
-    def __init__(self, error: GraphError):
-        super().__init__(f"Instagram refused the message: {error.message}", details=error.as_details())
-        self.error = error
-
-    @property
-    def retryable(self) -> bool:
-        return self.error.retryable
-
-
-__all__ = [
-    "InstagramMessageRejected",
-    "InstagramOutsideWindow",
-    "InstagramSendFailed",
-    "MalformedInstagramWebhook",
-]
+__all__ = ["InstagramMessageRejected", "InstagramOutsideWindow", "MalformedInstagramWebhook"]

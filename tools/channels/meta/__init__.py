@@ -1,6 +1,14 @@
-"""What Meta's messaging products share: webhook signatures and the Graph error object."""
+"""What Meta's messaging products share (WhatsApp Cloud API, Instagram messaging)."""
 
-from .errors import GraphError, parse_graph_error
-from .signature import SIGNATURE_HEADER, sign_body, verify_signature
+from .errors import MetaError, parse_meta_error
+from .signature import SIGNATURE_HEADER, matching_secrets, sign, verify_challenge, verify_signature
 
-__all__ = ["SIGNATURE_HEADER", "GraphError", "parse_graph_error", "sign_body", "verify_signature"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "MetaError",
+    "matching_secrets",
+    "parse_meta_error",
+    "sign",
+    "verify_challenge",
+    "verify_signature",
+]

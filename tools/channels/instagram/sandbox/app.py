@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ...meta import SIGNATURE_HEADER, sign_body
+from ...meta import SIGNATURE_HEADER, sign
 
 SANDBOX_NAME = "tridium-instagram-sandbox"
 STANDARD_WINDOW_S = 24 * 3600
@@ -74,15 +74,15 @@ class InstagramSandbox:
         body = {"object": "instagram", "entry": [{"id": self.config.ig_user_id, "time": now_ms, "messaging": items}]}
         return json.dumps(body, ensure_ascii=False).encode()
 
-    async def deliver(self, body: bytes, *, sign: str = "valid", times: int = 1) -> list[int]:
+    async def deliver(self, body: bytes, *, sign_mode: str = "valid", times: int = 1) -> list[int]:
         url = self.config.webhook_url
         if not url or self.http is None:
             return []
         headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua", "X-Sandbox": SANDBOX_NAME}
-        if sign == "valid":
-            headers[SIGNATURE_HEADER] = sign_body(self.config.app_secret, body)
-        elif sign == "wrong":
-            headers[SIGNATURE_HEADER] = sign_body(self.config.app_secret + "-wrong", body)
+        if sign_mode == "valid":
+            headers[SIGNATURE_HEADER] = sign(body, self.config.app_secret)
+        elif sign_mode == "wrong":
+            headers[SIGNATURE_HEADER] = sign(body, self.config.app_secret + "-wrong")
         statuses = []
         for _ in range(max(1, times)):
             try:
@@ -91,7 +91,7 @@ class InstagramSandbox:
             except httpx.HTTPError:
                 status = 0
             statuses.append(status)
-            self.deliveries.append({"status": status, "body": json.loads(body), "signed": sign})
+            self.deliveries.append({"status": status, "body": json.loads(body), "signed": sign_mode})
         return statuses
 
 
@@ -186,7 +186,7 @@ async def inbound(request: Request) -> JSONResponse:
         msg["attachments"] = d["attachments"]
     item = {"sender": {"id": customer}, "recipient": {"id": sb.config.ig_user_id}, "timestamp": int(ts * 1000)}
     item["message"] = msg
-    statuses = await sb.deliver(sb.webhook([item]), sign=str(d.get("sign") or "valid"), times=int(d.get("times") or 1))
+    statuses = await sb.deliver(sb.webhook([item]), sign_mode=str(d.get("sign") or "valid"), times=int(d.get("times") or 1))
     return JSONResponse({"mid": mid, "deliveries": statuses})
 
 
@@ -218,7 +218,7 @@ async def raw(request: Request) -> JSONResponse:
     """Deliver an arbitrary body (malformed-payload tests), signed unless ``?sign=none``."""
     sb = _sb(request)
     body = await request.body()
-    return JSONResponse({"deliveries": await sb.deliver(body, sign=request.query_params.get("sign", "valid"))})
+    return JSONResponse({"deliveries": await sb.deliver(body, sign_mode=request.query_params.get("sign", "valid"))})
 
 
 async def faults(request: Request) -> JSONResponse:
