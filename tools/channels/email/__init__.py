@@ -9,8 +9,14 @@ from .mailgun import MailgunInbound, MailgunSignature, inbound_of, signature_of,
 from .mime import EmailAttachment, InboundEmail, parse_email, strip_quoted
 from .smtp import OutboundEmail, SmtpAccount, SmtpSender, build_message
 from .threads import ReplyHeaders, lookup_ids, reply_headers, reply_subject
+from .webhook import PROVIDER, EmailConnector, authenticate, parse, smtp_account
 
 __all__ = [
+    "PROVIDER",
+    "EmailConnector",
+    "authenticate",
+    "parse",
+    "smtp_account",
     "AttachmentTooLarge",
     "EmailAttachment",
     "EmailSendFailed",

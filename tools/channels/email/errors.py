@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from core.errors import ClientError, PayloadTooLarge, TridiumError
 
+from ..errors import MalformedWebhook
 
-class MalformedInboundEmail(ClientError):
-    code = "malformed_webhook"
+
+class MalformedInboundEmail(MalformedWebhook):
+    pass
 
 
 class AttachmentTooLarge(PayloadTooLarge):

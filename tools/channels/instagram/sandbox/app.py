@@ -186,7 +186,8 @@ async def inbound(request: Request) -> JSONResponse:
         msg["attachments"] = d["attachments"]
     item = {"sender": {"id": customer}, "recipient": {"id": sb.config.ig_user_id}, "timestamp": int(ts * 1000)}
     item["message"] = msg
-    statuses = await sb.deliver(sb.webhook([item]), sign_mode=str(d.get("sign") or "valid"), times=int(d.get("times") or 1))
+    sign_mode, times = str(d.get("sign") or "valid"), int(d.get("times") or 1)
+    statuses = await sb.deliver(sb.webhook([item]), sign_mode=sign_mode, times=times)
     return JSONResponse({"mid": mid, "deliveries": statuses})
 
 
