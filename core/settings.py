@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     # Inbox (tools/inbox, docs/inbox.md). Channel-account secrets are encrypted with this
     # Fernet key; several comma-separated keys rotate (the first encrypts, all decrypt).
     channel_secrets_key: SecretStr = SecretStr(INSECURE_DEV_CHANNEL_KEY)
+    # Web chat widget (serve/routers/widget.py): per widget key, per visitor.
+    rate_limit_widget_sessions: int = Field(20, ge=1, description="visitor sessions per widget key+IP per window")
+    rate_limit_widget_messages: int = Field(30, ge=1, description="messages per visitor per window")
+    widget_stream_poll_s: float = Field(0.5, gt=0, description="how often the widget stream looks for new messages")
     inbox_quiet_s: float = Field(4.0, ge=0, description="burst merge: answer after this long without a new message")
     inbox_max_wait_s: float = Field(15.0, ge=0, description="burst merge: answer at the latest this long after the first")
     inbox_send_attempts: int = Field(5, ge=1, description="outbound sends per part before it ends failed")

@@ -26,7 +26,7 @@ from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
 from .ratelimit import RateLimiter
-from .routers import admin, agents, creatives, crm, health, me, payments, rag
+from .routers import admin, agents, channels, creatives, crm, health, me, payments, rag, widget
 from .schemas import ErrorBody
 from .state import AppState, RelayProbe
 
@@ -99,6 +99,8 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         creatives.router,
         payments.router,
         rag.router,
+        channels.router,
+        widget.router,
     ):
         app.include_router(router)
     # Outermost first: CORS answers preflights before auth and rate limits see them.
@@ -111,6 +113,8 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Tenant-Id", "Last-Event-ID"],
         expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After", "X-Request-Id", "Idempotent-Replayed"],
     )
+    # The site widget's preflights: per-tenant origins are checked by serve.routers.widget.
+    app.add_middleware(widget.WidgetPreflight)
     return app
 
 
