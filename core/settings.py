@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     # points the demo tenant at it; set TRIDIUM_ASAAS_SANDBOX=false to start none.
     asaas_sandbox: bool = True
     asaas_sandbox_port: int = 8090
+    # `tridium up` starts the Instagram and e-mail (SMTP + Mailgun) sandboxes and gives the
+    # demo tenant Instagram, e-mail and web chat accounts on them (tridium/channels_setup.py).
+    channel_sandboxes: bool = True
+    instagram_sandbox_port: int = 8093
+    email_sandbox_port: int = 8094
+    smtp_sandbox_port: int = 2525
     asaas_user_agent: str = "tridium/0.1"
     public_base_url: str | None = Field(None, description="public URL of the gateway (webhook URLs); default host:port")
     payments_reconcile_interval_s: float = Field(86400.0, description="drift repair period (daily)")
@@ -134,7 +140,9 @@ class Settings(BaseSettings):
     rate_limit_widget_messages: int = Field(30, ge=1, description="messages per visitor per window")
     widget_stream_poll_s: float = Field(0.5, gt=0, description="how often the widget stream looks for new messages")
     inbox_quiet_s: float = Field(4.0, ge=0, description="burst merge: answer after this long without a new message")
-    inbox_max_wait_s: float = Field(15.0, ge=0, description="burst merge: answer at the latest this long after the first")
+    inbox_max_wait_s: float = Field(
+        15.0, ge=0, description="burst merge: answer at the latest this long after the first"
+    )
     inbox_send_attempts: int = Field(5, ge=1, description="outbound sends per part before it ends failed")
     inbox_retry_base_s: float = Field(1.0, ge=0, description="outbound retry backoff: base * 2**attempt (jittered)")
     inbox_tick_s: float = Field(0.2, gt=0, description="how often the inbox scheduler looks for due turns")

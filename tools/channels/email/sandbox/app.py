@@ -149,6 +149,13 @@ class EmailSandbox:
         return statuses
 
 
+async def index(_: Request) -> JSONResponse:
+    return JSONResponse(
+        {"sandbox": SANDBOX_NAME, "simulated": True, "what": "e-mail (SMTP + Mailgun inbound)"},
+        headers={"X-Sandbox": SANDBOX_NAME},
+    )
+
+
 def _sb(request: Request) -> EmailSandbox:
     sb: EmailSandbox = request.app.state.sandbox
     return sb
@@ -230,9 +237,11 @@ async def faults(request: Request) -> JSONResponse:
 
 
 async def target(request: Request) -> JSONResponse:
-    d = await _json(request)
-    _sb(request).config.webhook_url = d.get("url")
-    return JSONResponse({"webhook_url": d.get("url")})
+    d, sb = await _json(request), _sb(request)
+    sb.config.webhook_url = d.get("url")
+    if d.get("recipient"):
+        sb.config.recipient = str(d["recipient"])
+    return JSONResponse({"webhook_url": sb.config.webhook_url, "recipient": sb.config.recipient})
 
 
 def create_app(sandbox: EmailSandbox) -> Starlette:
@@ -246,6 +255,7 @@ def create_app(sandbox: EmailSandbox) -> Starlette:
 
     app = Starlette(
         routes=[
+            Route("/", index, methods=["GET"]),
             Route("/sandbox/inbound", inbound, methods=["POST"]),
             Route("/sandbox/reply", reply, methods=["POST"]),
             Route("/sandbox/raw", raw_post, methods=["POST"]),

@@ -102,6 +102,12 @@ def _graph_error(status: int, code: int, message: str, subcode: int | None = Non
     return JSONResponse({"error": err}, status_code=status, headers={"X-Sandbox": SANDBOX_NAME})
 
 
+async def index(_: Request) -> JSONResponse:
+    return JSONResponse(
+        {"sandbox": SANDBOX_NAME, "simulated": True, "what": "Instagram messaging"}, headers={"X-Sandbox": SANDBOX_NAME}
+    )
+
+
 def _sb(request: Request) -> InstagramSandbox:
     sb: InstagramSandbox = request.app.state.sandbox
     return sb
@@ -262,6 +268,7 @@ def create_app(config: InstagramSandboxConfig | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            Route("/", index, methods=["GET"]),
             Route("/{version}/{account}/messages", send_message, methods=["POST"]),
             Route("/sandbox/inbound", inbound, methods=["POST"]),
             Route("/sandbox/reaction", reaction, methods=["POST"]),
