@@ -45,6 +45,9 @@ from .tools import REGISTRY, PaymentsPort, ToolContext, brl, catalog, execute
 log = logging.getLogger(__name__)
 os.environ.setdefault("AGNO_TELEMETRY", "false")
 
+# Conversation statuses (db 0007) in which a person owns the thread: Luddy stays silent.
+HUMAN_OWNED = frozenset({"pending_human", "human"})
+
 FOLLOWUP_TEXT = (
     "Obrigado pela confiança! Sua compra foi confirmada. Se precisar de algo para começar, é só responder por aqui."
 )
@@ -269,19 +272,25 @@ class AgentHost:
         from .agno_build import build_agent, history_messages
 
         req = run.request
+        # An inbox turn's messages are already stored (tools.inbox, claimed by this run id):
+        # they are the input, not history, and are not written a second time.
+        inbox_turn = bool(req.context.get("inbox_turn"))
         async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
             thread = await memory.thread_state(conn, self.tenant_id, run.thread_id)
-            past = await memory.history(conn, self.tenant_id, run.thread_id, self.agent)
-            await memory.append_message(
-                conn,
-                self.tenant_id,
-                run.thread_id,
-                direction="in",
-                sender=req.principal or "customer",
-                body=req.input,
-                meta={"agent": self.agent, "run_id": str(req.run_id), "context": req.context},
+            past = await memory.history(
+                conn, self.tenant_id, run.thread_id, self.agent, exclude_turn=req.run_id if inbox_turn else None
             )
-        if self.agent == "luddy" and thread is not None and thread["status"] == "handoff":
+            if not inbox_turn:
+                await memory.append_message(
+                    conn,
+                    self.tenant_id,
+                    run.thread_id,
+                    direction="in",
+                    sender=req.principal or "customer",
+                    body=req.input,
+                    meta={"agent": self.agent, "run_id": str(req.run_id), "context": req.context},
+                )
+        if self.agent == "luddy" and thread is not None and thread["status"] in HUMAN_OWNED:
             # A human has the conversation: record the message, do not auto-reply.
             state.handoff = True
             await self._complete(run, state)

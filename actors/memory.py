@@ -75,19 +75,30 @@ async def append_message(
 
 
 async def history(
-    conn: asyncpg.Connection, tenant_id: TenantId, thread_id: UUID, agent: str, limit: int = 20
+    conn: asyncpg.Connection,
+    tenant_id: TenantId,
+    thread_id: UUID,
+    agent: str,
+    limit: int = 20,
+    *,
+    exclude_turn: UUID | None = None,
 ) -> list[tuple[str, str]]:
-    """Last turns of the thread seen by ``agent`` (its own turns and inbound messages)."""
+    """Last turns of the thread seen by ``agent`` (its own turns and inbound messages).
+
+    ``exclude_turn``: inbox messages claimed by that run (its input) and messages still
+    waiting for a later turn are not history yet."""
     rows = await conn.fetch(
         """select direction, body from (
                select direction, body, created_at, id from messages
                where tenant_id = $1 and thread_id = $2 and (meta->>'agent' = $3 or meta->>'agent' is null)
+                 and ($5::uuid is null or (turn_run_id is distinct from $5 and turn_state is distinct from 'pending'))
                order by created_at desc, id desc limit $4) t
            order by created_at, id""",
         tenant_id,
         thread_id,
         agent,
         limit,
+        exclude_turn,
     )
     return [("user" if r["direction"] == "in" else "assistant", r["body"]) for r in rows]
 

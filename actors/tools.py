@@ -451,11 +451,14 @@ async def handoff_to_human(ctx: ToolContext, conn: asyncpg.Connection | None, ar
     assert conn is not None
     if ctx.thread_id is None:
         return {"ok": False, "summary": "Não há conversa para transferir."}
-    await conn.execute(
-        "update threads set status = 'handoff' where tenant_id = $1 and id = $2", ctx.tenant_id, ctx.thread_id
+    from tools.inbox.handoff import request_human
+
+    # bot → pending_human with a summary for staff (tools.inbox.handoff); Luddy is silent after.
+    moved = await request_human(
+        conn, ctx.tenant_id, ctx.thread_id, reason=args.reason, note=args.note, actor=f"agent:{ctx.agent}"
     )
     await emit(conn, ctx.tenant_id, "thread.handoff", {"thread_id": str(ctx.thread_id), "reason": args.reason})
-    return {"ok": True, "reason": args.reason, "summary": HANDOFF_TEXT}
+    return {"ok": True, "reason": args.reason, "status": moved["status"], "summary": HANDOFF_TEXT}
 
 
 class FollowupArgs(_Args):
@@ -483,7 +486,7 @@ async def send_followup(ctx: ToolContext, conn: asyncpg.Connection | None, args:
     )
     if thread is None and args.thread_id is not None:
         raise NotFound("no such conversation for this lead", details={"thread_id": str(args.thread_id)})
-    if thread is not None and thread["status"] == "handoff":
+    if thread is not None and thread["status"] in ("pending_human", "human"):
         # A person owns this conversation now: automatic messages stop.
         return {"ok": False, "skipped": "handoff", "thread_id": str(thread["id"]), "summary": HANDOFF_SKIP}
     thread_id = thread["id"] if thread is not None else None

@@ -19,14 +19,16 @@ from core.logging import setup_logging
 from core.settings import Settings
 from core.telemetry import setup_tracing
 from db.pool import create_pool
+from tools.inbox import SecretBox
 from tools.payments import AsaasAccounts, TokenHashCache
 
 from .auth import TokenVerifier
 from .errors import install_error_handlers
+from .inbox.wiring import build_connectors
 from .metrics import GatewayMetrics
 from .middleware import EdgeMiddleware
 from .ratelimit import RateLimiter
-from .routers import admin, agents, channels, creatives, crm, health, me, payments, rag, widget
+from .routers import admin, agents, channels, creatives, crm, health, inbox, inbox_webhooks, me, payments, rag, widget
 from .schemas import ErrorBody
 from .state import AppState, RelayProbe
 
@@ -68,6 +70,10 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         asaas_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
         app.state.asaas = AsaasAccounts(asaas_http, user_agent=settings.asaas_user_agent)
         app.state.webhook_tokens = TokenHashCache()
+        # Inbox: secrets of channel accounts, and connectors for reply-window checks (the
+        # InboxWorker sends; the gateway never calls a channel provider).
+        app.state.inbox_box = SecretBox(settings.channel_secrets_key)
+        app.state.inbox_connectors = build_connectors(asaas_http, settings)
         try:
             yield
         finally:
@@ -99,6 +105,8 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         creatives.router,
         payments.router,
         rag.router,
+        inbox.router,
+        inbox_webhooks.router,
         channels.router,
         widget.router,
     ):

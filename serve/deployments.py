@@ -23,6 +23,7 @@ from db.bus import OutboxRelay
 from db.pool import create_pool
 
 from .app import build_fastapi
+from .inbox.runtime import InboxWorkerDeployment
 from .knowledge_deployments import bind_knowledge
 from .payments_runtime import PaymentsWorkerDeployment
 
@@ -101,12 +102,14 @@ class Gateway:
         agents: DeploymentHandle[Any] | None = None,
         knowledge: DeploymentHandle[Any] | None = None,
         payments: DeploymentHandle[Any] | None = None,
+        inbox: DeploymentHandle[Any] | None = None,
     ) -> None:
         self._settings = Settings()
         self._relay = relay
         self._agents = agents  # bound so the agent dispatcher is part of the application
         self._knowledge = knowledge  # likewise Embedder, Searcher and the upload sweeper
         self._payments = payments  # likewise the payments worker (serve.payments_runtime)
+        self._inbox = inbox  # likewise the inbox worker (serve.inbox.runtime)
 
     def __serve_build_asgi_app__(self) -> Any:
         async def relay_probe() -> dict[str, Any]:
@@ -127,8 +130,9 @@ def build_app(env: dict[str, str] | None = None, gateway_replicas: int = 1) -> A
     agents = AgentDispatcherDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     knowledge = bind_knowledge(options)
     payments = PaymentsWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
+    inbox = InboxWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     return gateway_deployment.options(ray_actor_options=options, num_replicas=gateway_replicas).bind(
-        relay, agents, knowledge, payments
+        relay, agents, knowledge, payments, inbox
     )
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from core.errors import Unauthorized
+from core.errors import Forbidden, Unauthorized
 from core.tenancy import TenantId
 from db.pool import tenant_tx
 from tools.channels import email as email_channel
@@ -36,10 +36,10 @@ class ChannelWebhookAck(BaseModel):
 
 def secret_box(request: Request, state: State) -> SecretBox:
     """One SecretBox per process (the Fernet keys parsed once)."""
-    box: SecretBox | None = getattr(request.app.state, "channel_box", None)
-    if box is None:
+    box: SecretBox | None = getattr(request.app.state, "inbox_box", None)
+    if box is None:  # the gateway's lifespan builds it; this is for apps without it
         box = SecretBox(state.settings.channel_secrets_key)
-        request.app.state.channel_box = box
+        request.app.state.inbox_box = box
     return box
 
 
@@ -59,7 +59,7 @@ async def instagram_verify(
         accounts = await active_accounts(conn, tenant_id, "instagram", box)
     tokens = [a.secrets["verify_token"].get_secret_value() for a in accounts if "verify_token" in a.secrets]
     if not verify_challenge(hub_mode, hub_verify_token, tokens) or not hub_challenge:
-        raise Unauthorized("verify token does not match")
+        raise Forbidden("webhook verification failed")
     return PlainTextResponse(hub_challenge)
 
 

@@ -95,7 +95,7 @@ async def test_handoff_marks_the_thread_and_stops_auto_replies(client, kb_member
     thread = events[-1].data["thread_id"]
     assert any(e.event == "tool.call" and e.data["name"] == "handoff_to_human" for e in events)
     r = await client.get("/threads?limit=200", headers=kb_member.headers())
-    assert next(t for t in r.json()["items"] if t["id"] == thread)["status"] == "handoff"
+    assert next(t for t in r.json()["items"] if t["id"] == thread)["status"] == "pending_human"
     after = await run(client, kb_member, "luddy", "Alô? Qual o preço do plano?", thread_id=thread)
     assert after[-1].data["handoff"] is True and not [e for e in after if e.event in ("delta", "tool.call")]
 

@@ -111,7 +111,9 @@ async def test_no_automatic_dunning_message_on_a_thread_handed_over_to_a_human(
     lead_id, thread_id = await _lead_with_thread(client, m)
     async with tenant_tx(app_pool, m.tenant_id) as conn:
         await conn.execute(
-            "update threads set status = 'handoff' where tenant_id = $1 and id = $2", m.tenant_id, uuid.UUID(thread_id)
+            "update threads set status = 'pending_human' where tenant_id = $1 and id = $2",
+            m.tenant_id,
+            uuid.UUID(thread_id),
         )
     async with app_pool.acquire() as conn:
         await dispatcher.handle(conn, _overdue(m, lead_id, thread_id))

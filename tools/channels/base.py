@@ -75,6 +75,10 @@ class ChannelConnector(Protocol):
         would refuse ``part`` now; return when it may be sent."""
         ...
 
+    def validate(self, part: OutboundPart) -> None:
+        """Raise ``MediaTooLarge`` or ``ValueError`` for a part the provider cannot carry."""
+        ...
+
     async def send(self, account: AccountView, recipient: str, part: OutboundPart) -> SendResult:
         """Send one part; ``ChannelSendError`` (``retriable`` set) when the provider refuses."""
         ...

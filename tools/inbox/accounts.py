@@ -41,7 +41,8 @@ async def provision(
     """Create the account, or update it (same provider + external id): secrets given
     replace those stored; secrets not given are kept."""
     existing = await conn.fetchrow(
-        "select id, secrets from channel_accounts where tenant_id = $1 and provider = $2 and external_id = $3 for update",
+        """select id, secrets from channel_accounts
+           where tenant_id = $1 and provider = $2 and external_id = $3 for update""",
         tenant_id,
         provider,
         external_id,
@@ -94,7 +95,9 @@ async def provision(
     return {**public_view(row), "created": created}
 
 
-async def list_accounts(conn: asyncpg.Connection, tenant_id: TenantId, channel: str | None = None) -> list[dict[str, Any]]:
+async def list_accounts(
+    conn: asyncpg.Connection, tenant_id: TenantId, channel: str | None = None
+) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"""select {_COLUMNS} from channel_accounts where tenant_id = $1 and ($2::text is null or channel = $2)
             order by created_at, id""",

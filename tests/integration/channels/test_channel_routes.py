@@ -107,7 +107,7 @@ async def test_instagram_webhook_stores_once_and_refuses_forgeries(
                 f"/webhooks/instagram/{b.tenant_id}",
                 params={"hub.mode": "subscribe", "hub.verify_token": f"vt-{ig_a}", "hub.challenge": "42"},
             )
-            assert other.status_code == 401
+            assert other.status_code == 403
     finally:
         assert sb.http is not None
         await sb.http.aclose()

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from ..base import AccountView, SendResult, WindowState
 from ..errors import ChannelNotConfigured, ChannelSendError
-from ..models import ContactIdentity, InboundBatch, InboundMessage, MediaRef, OutboundPart
+from ..models import Channel, ContactIdentity, InboundBatch, InboundMessage, MediaRef, OutboundPart
 from .errors import EmailSendFailed
 from .mailgun import MailgunSignature, inbound_of, verify
 from .mime import DEFAULT_MAX_ATTACHMENT_BYTES, parse_email
@@ -93,11 +93,15 @@ def smtp_account(account: AccountView) -> SmtpAccount:
 class EmailConnector:
     """``ChannelConnector`` for e-mail: no reply window; SMTP 4xx/connection errors retry."""
 
-    channel = "email"
+    channel: Channel = "email"
     provider = PROVIDER
 
     def check_window(self, part: OutboundPart, window: WindowState) -> None:
         return None  # e-mail has no reply window
+
+    def validate(self, part: OutboundPart) -> None:
+        if part.kind not in ("text", "interactive") or not part.text.strip():
+            raise ValueError("e-mail answers are text (attachments are not sent by the inbox)")
 
     async def send(self, account: AccountView, recipient: str, part: OutboundPart) -> SendResult:
         acc = smtp_account(account)

@@ -26,7 +26,7 @@ import httpx
 from ..base import AccountView, SendResult, WindowState
 from ..errors import ChannelSendError, MediaTooLarge
 from ..meta import parse_meta_error
-from ..models import OutboundPart
+from ..models import Channel, OutboundPart
 from .errors import InstagramMessageRejected
 from .window import SendMode, send_mode
 
@@ -176,13 +176,14 @@ class InstagramConnector:
     """``ChannelConnector`` for Instagram (tools.channels.base). A person's reply
     (``part.sent_by == "staff"``) may use the 7-day HUMAN_AGENT window; Luddy has 24 hours."""
 
-    channel = "instagram"
+    channel: Channel = "instagram"
     provider = PROVIDER
 
     def __init__(self, http: httpx.AsyncClient):
         self._http = http
 
-    def _mode(self, part: OutboundPart, window: WindowState) -> SendMode:
+    def validate(self, part: OutboundPart) -> None:
+        """What Instagram cannot carry: 1000+ characters, templates, oversized media."""
         if part.kind == "text":
             check_text(part.text)
         elif part.kind == "media":
@@ -194,6 +195,9 @@ class InstagramConnector:
                 "Instagram has no message templates: answer with text inside the window",
                 details={"kind": part.kind},
             )
+
+    def _mode(self, part: OutboundPart, window: WindowState) -> SendMode:
+        self.validate(part)
         return send_mode(window.last_inbound_at, window.now, by_human=part.sent_by == "staff")
 
     def check_window(self, part: OutboundPart, window: WindowState) -> None:

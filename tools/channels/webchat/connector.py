@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from ..base import AccountView, SendResult, WindowState
-from ..models import ContactIdentity, InboundMessage, OutboundPart
+from ..models import Channel, ContactIdentity, InboundMessage, OutboundPart
 from .errors import WidgetMessageRejected
 
 PROVIDER = "webchat"
@@ -35,10 +35,13 @@ def inbound_message(key: str, visitor_id: str, client_message_id: str, text: str
 class WebchatConnector:
     """``ChannelConnector`` for the widget: no window; sending is storing (done by the core)."""
 
-    channel = "chat"
+    channel: Channel = "chat"
     provider = PROVIDER
 
     def check_window(self, part: OutboundPart, window: WindowState) -> None:
+        self.validate(part)
+
+    def validate(self, part: OutboundPart) -> None:
         if part.kind not in ("text", "interactive"):
             raise WidgetMessageRejected("the chat widget shows text (and buttons) only", details={"kind": part.kind})
 
