@@ -92,3 +92,18 @@ def test_reply_headers_thread_and_build_message() -> None:
     long_refs = tuple(f"<r{i}@x>" for i in range(40))
     trimmed = reply_headers("<p@x>", long_refs, "s", domain="x").references.split()
     assert len(trimmed) == 20 and trimmed[0] == "<r0@x>" and trimmed[-1] == "<p@x>"
+
+
+def test_mailgun_form_normalizes_for_the_inbox() -> None:
+    from tools.channels.email import parse as parse_inbound
+
+    msg = mime(In_Reply_To="<o1@tenant.test>", References="<c0@example.com> <o1@tenant.test>")
+    msg.set_content("Fechado!\n\n> antigo")
+    batch = parse_inbound({"recipient": "Sales@Tenant.test", "sender": "ana@example.com"}, bytes(msg))
+    (m,) = batch.messages
+    assert (m.channel, m.provider, m.provider_message_id) == ("email", "mailgun", "<c1@example.com>")
+    assert m.account_external_id == "sales@tenant.test" and m.contact.value == "ana.souza@example.com"
+    assert m.text == "Fechado!" and m.reply_to == "<o1@tenant.test>" and m.thread_hint == "<c0@example.com>"
+    assert m.extra["references"] == ["<o1@tenant.test>", "<c0@example.com>"]
+    with pytest.raises(MalformedInboundEmail):
+        parse_inbound({"recipient": "sales@tenant.test"}, None)
