@@ -109,3 +109,26 @@ async def test_new_conversation_has_its_own_message_id(email_sandbox: RunningEma
     mid = await sender(email_sandbox).send(OutboundEmail("ana@customer.sandbox.test", "Ana", "Proposta", "Segue"))
     (captured,) = email_sandbox.sandbox.received
     assert captured.headers["message-id"] == mid and "in-reply-to" not in captured.headers
+
+
+async def test_connector_threads_answers_from_the_reply_context(email_sandbox: RunningEmailSandbox) -> None:
+    import uuid
+
+    from tools.channels import AccountView, ChannelSendError, OutboundPart
+    from tools.channels.email import EmailConnector
+
+    account = AccountView(
+        id=uuid.uuid4(), tenant_id=uuid.uuid4(), channel="email", provider="mailgun",
+        external_id="sales@tenant.sandbox.test", base_url=None,
+        config={"smtp_host": email_sandbox.smtp_host, "smtp_port": email_sandbox.smtp_port, "from_name": "Luddy"},
+    )  # fmt: skip
+    part = OutboundPart(text="R$ 10", reply_to="<c2@x.test>", references=("<c1@x.test>",), subject="Preço")
+    result = await EmailConnector().send(account, "ana@customer.sandbox.test", part)
+    (got,) = email_sandbox.sandbox.received
+    assert got.headers["message-id"] == result.provider_message_id
+    assert got.headers["in-reply-to"] == "<c2@x.test>" and got.headers["references"] == "<c1@x.test> <c2@x.test>"
+    assert got.headers["subject"] == "Re: Preço" and got.headers["from"] == "Luddy <sales@tenant.sandbox.test>"
+    email_sandbox.sandbox.refuse = {"gone@customer.sandbox.test"}
+    with pytest.raises(ChannelSendError) as gone:
+        await EmailConnector().send(account, "gone@customer.sandbox.test", OutboundPart(text="x"))
+    assert not gone.value.retriable and gone.value.provider_code == "550"

@@ -125,3 +125,37 @@ async def test_reactions_and_reads_are_delivered(
         for r in receiver.requests
     ]
     assert kinds == ["reaction", "read"]
+
+
+async def test_connector_sends_for_an_account_and_checks_the_window(
+    instagram: RunningInstagram, http: httpx.AsyncClient
+) -> None:
+    import uuid
+
+    from pydantic import SecretStr
+
+    from tools.channels import AccountView, OutboundPart, OutsideReplyWindow, WindowState
+    from tools.channels.instagram import InstagramConnector
+
+    await http.post(
+        f"{instagram.base_url}/sandbox/inbound", json={"customer_id": "IGSID5", "text": "x", "age_s": 3 * 86400}
+    )
+    account = AccountView(
+        id=uuid.uuid4(), tenant_id=uuid.uuid4(), channel="instagram", provider="instagram",
+        external_id=CFG.ig_user_id, base_url=instagram.base_url,
+        secrets={"access_token": SecretStr(CFG.access_token), "app_secret": SecretStr(CFG.app_secret)},
+    )  # fmt: skip
+    connector = InstagramConnector(http)
+    now = datetime.now(UTC)
+    window = WindowState(now - timedelta(days=3), now)
+    with pytest.raises(OutsideReplyWindow) as bot:
+        connector.check_window(OutboundPart(text="bot"), window)
+    assert bot.value.status == 409
+    staff = OutboundPart(text="a person answers", sent_by="staff")
+    connector.check_window(staff, window)
+    result = await connector.send(account, "IGSID5", staff)
+    assert instagram.sandbox.sent[-1]["message_id"] == result.provider_message_id
+    assert instagram.sandbox.sent[-1]["tag"] == "HUMAN_AGENT"
+    with pytest.raises(ChannelSendError) as late:  # sent as Luddy anyway: Meta's own check refuses
+        await connector.send(account, "IGSID5", OutboundPart(text="bot"))
+    assert not late.value.retriable
