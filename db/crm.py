@@ -21,8 +21,12 @@ from core.tenancy import TenantId
 from .events import emit
 
 LEAD_COLUMNS = "id, name, phone, email, source, campaign, score, stage, meta, created_at, updated_at"
-THREAD_COLUMNS = "id, lead_id, channel, external_id, status, created_at"
-MESSAGE_COLUMNS = "id, thread_id, direction, sender, body, meta, created_at"
+THREAD_COLUMNS = (
+    "id, lead_id, channel, external_id, status, created_at, channel_account_id, assignee, unread_count, last_message_at"
+)
+MESSAGE_COLUMNS = (
+    "id, thread_id, direction, sender, body, meta, created_at, content_type, status, status_reason, provider_message_id"
+)
 DEAL_COLUMNS = "id, lead_id, title, value_cents, stage, won_at, meta, created_at"
 
 

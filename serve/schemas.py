@@ -83,8 +83,12 @@ class Thread(BaseModel):
     lead_id: UUID | None
     channel: Channel
     external_id: str
-    status: str
+    status: str = Field(description="bot | pending_human | human | closed (docs/inbox.md)")
     created_at: datetime
+    channel_account_id: UUID | None = None
+    assignee: str | None = None
+    unread_count: int = 0
+    last_message_at: datetime | None = None
 
 
 class ThreadPage(BaseModel):
@@ -108,6 +112,10 @@ class Message(BaseModel):
     body: str
     meta: dict[str, Any]
     created_at: datetime
+    content_type: str = "text"
+    status: str | None = Field(None, description="received | queued | sent | delivered | read | failed")
+    status_reason: str | None = None
+    provider_message_id: str | None = None
 
 
 class MessagePage(BaseModel):

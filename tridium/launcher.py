@@ -334,6 +334,7 @@ def up(settings: Settings) -> int:
         asyncio.run(kb_demo.ensure_indexes(settings, services.owner_url))
         sandbox = start_asaas_sandbox(settings, services)
         channel_sandboxes = start_channel_sandboxes(settings, services)
+        whatsapp = start_whatsapp_sandbox(settings, services)
         job_env = write_job_runtime_env(settings.data_dir.absolute(), env)
         dashboard = start_ray_and_serve(settings, env)
         # ray.init installs its own fatal-signal handler for SIGTERM: take SIGTERM back so
@@ -353,6 +354,8 @@ def up(settings: Settings) -> int:
             demo_payments(settings, sandbox.url)
         if channel_sandboxes:
             demo_channels(settings)
+        if whatsapp is not None:
+            demo_whatsapp(settings, whatsapp.url)
         kb_demo.start_loading(base_url, token, DEMO_SLUG, settings)
         while not stop_requested:
             time.sleep(0.3)
@@ -403,6 +406,34 @@ def demo_channels(settings: Settings) -> None:
         f"Channel sandboxes (simulated): Instagram http://127.0.0.1:{settings.instagram_sandbox_port}, "
         f"e-mail http://127.0.0.1:{settings.email_sandbox_port} (SMTP :{settings.smtp_sandbox_port}); "
         f"widget key {info['widget_key']}; inbound e-mail {info['inbox_address']}  (docs/inbox.md)",
+        flush=True,
+    )
+
+
+def start_whatsapp_sandbox(settings: Settings, services: Environment) -> Any:
+    """The local WhatsApp Cloud API sandbox (a simulator), stopped with the rest."""
+    if not settings.whatsapp_sandbox:
+        return None
+    from tridium.inbox_setup import WhatsAppSandboxProcess
+
+    sandbox = WhatsAppSandboxProcess(settings.data_dir.absolute(), settings.whatsapp_sandbox_port)
+    sandbox.start()
+    services.started.append(sandbox)
+    return sandbox
+
+
+def demo_whatsapp(settings: Settings, sandbox_url: str) -> None:
+    """Give the demo tenant a WhatsApp account on the sandbox; say how to write to Luddy."""
+    from tridium.inbox_setup import setup_demo_whatsapp
+
+    try:
+        account = asyncio.run(setup_demo_whatsapp(settings, DEMO_SLUG, sandbox_url))
+    except Exception as exc:  # noqa: BLE001 — the platform is up; the inbox demo is reported, not fatal
+        print(f"warning: demo WhatsApp not configured: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return
+    print(
+        f"WhatsApp sandbox {sandbox_url} (simulated, not Meta): phone number id {account['phone_number_id']} "
+        f"-> {account['webhook_url']}\n  Message Luddy: README.md, 'WhatsApp'; docs/inbox.md",
         flush=True,
     )
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from db import crm
 from db.pool import tenant_tx
+from tools.inbox.outbound import send_through_channel
 
 from ..deps import Idempotent, State, Tenant
 from ..schemas import (
@@ -94,8 +95,13 @@ async def list_messages(
 
 @router.post("/messages", response_model=Message, status_code=201)
 async def create_message(body: MessageIn, state: State, ctx: Tenant) -> dict[str, object]:
+    """Record a message; ``direction: out`` on a channel conversation also sends it through the
+    channel (asynchronously: its ``status`` follows queued → sent → delivered → read or failed)."""
     async with tenant_tx(state.pool, ctx.tenant_id) as conn:
-        return await crm.create_message(conn, ctx.tenant_id, body.model_dump())
+        message = await crm.create_message(conn, ctx.tenant_id, body.model_dump())
+        if await send_through_channel(conn, ctx.tenant_id, message) is not None:
+            message["status"] = "queued"
+        return message
 
 
 @router.get("/deals", response_model=DealPage)

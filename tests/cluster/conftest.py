@@ -39,6 +39,7 @@ class Platform:
     log_path: Path
     dashboard_url: str = ""  # Ray's dashboard (job submission, state API)
     data_dir: Path = Path()  # TRIDIUM_DATA_DIR of this platform
+    whatsapp_url: str = ""  # the WhatsApp Cloud API sandbox `tridium up` started
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +57,7 @@ def platform(
     data_dir = tmp_path_factory.mktemp("platform")
     port = _free_port()
     dashboard_port = _free_port()
+    whatsapp_port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TRIDIUM_", "RAY_ADDRESS"))},
         "DATABASE_URL": migrated.app_url,
@@ -80,6 +82,8 @@ def platform(
         "TRIDIUM_AGENT_MODEL_DEFAULT": "offline",
         "TRIDIUM_AGENT_DISCONNECT_GRACE_S": "1.5",
         "TRIDIUM_AGENT_IDLE_S": "8",
+        "TRIDIUM_WHATSAPP_SANDBOX_PORT": str(whatsapp_port),
+        "TRIDIUM_INBOX_QUIET_S": "1.0",
     }
     log_path = data_dir / "up.log"
     log = log_path.open("w")
@@ -99,7 +103,9 @@ def platform(
         proc.kill()
         pytest.fail(f"tridium up did not come up in 180s:\n{log_path.read_text()[-4000:]}")
     try:
-        yield Platform(base_url, token, log_path, f"http://127.0.0.1:{dashboard_port}", data_dir)
+        text = log_path.read_text()
+        whatsapp_url = text.split("WhatsApp sandbox ", 1)[1].split()[0] if "WhatsApp sandbox " in text else ""
+        yield Platform(base_url, token, log_path, f"http://127.0.0.1:{dashboard_port}", data_dir, whatsapp_url)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -66,31 +66,6 @@ SEEDS: dict[str, Seed] = {
            values ($1, $3, 'in', 'Maria', $2) returning id""",
         ("threads",),
     ),
-    # Inbox tables (migration 0007); seeds added by the channels branch.
-    "channel_accounts": Seed(
-        "external_id",
-        """insert into channel_accounts (tenant_id, channel, provider, external_id, secrets)
-           values ($1, 'chat', 'webchat', $2, '\\x00'::bytea) returning id""",
-    ),
-    "inbound_deliveries": Seed(
-        "event_key",
-        """insert into inbound_deliveries
-               (tenant_id, channel_account_id, provider, kind, event_key, provider_message_id, item)
-           values ($1, $3, 'webchat', 'message', $2, $2, '{}') returning id""",
-        ("channel_accounts",),
-    ),
-    "outbound_deliveries": Seed(
-        "idempotency_key",
-        """insert into outbound_deliveries
-               (tenant_id, thread_id, message_id, channel_account_id, idempotency_key, recipient, content)
-           values ($1, $3, $4, $5, $2, 'v_1', '{}') returning id""",
-        ("threads", "messages", "channel_accounts"),
-    ),
-    "thread_notes": Seed(
-        "body",
-        "insert into thread_notes (tenant_id, thread_id, author, body) values ($1, $3, 'staff', $2) returning id",
-        ("threads",),
-    ),
     "deals": Seed(
         "title",
         "insert into deals (tenant_id, lead_id, title, value_cents) values ($1, $3, $2, 19900) returning id",
@@ -184,6 +159,31 @@ SEEDS: dict[str, Seed] = {
            values ($1, $3, $4, 'instagram', $2, 19900)
            on conflict (tenant_id, deal_id) do update set campaign = excluded.campaign returning id""",
         ("deals", "leads"),
+    ),
+    # 0007 inbox
+    "channel_accounts": Seed(
+        "name",
+        """insert into channel_accounts (tenant_id, channel, provider, external_id, name, secrets)
+           values ($1, 'whatsapp', 'whatsapp_cloud', 'pn-' || $2::text, $2, '\\x00'::bytea) returning id""",
+    ),
+    "inbound_deliveries": Seed(
+        "event_key",
+        """insert into inbound_deliveries (tenant_id, channel_account_id, provider, kind, event_key,
+                                           provider_message_id, item)
+           values ($1, $3, 'whatsapp_cloud', 'message', $2, $2, '{}') returning id""",
+        ("channel_accounts",),
+    ),
+    "outbound_deliveries": Seed(
+        "idempotency_key",
+        """insert into outbound_deliveries (tenant_id, thread_id, message_id, channel_account_id, idempotency_key,
+                                            recipient, content)
+           values ($1, $3, $4, $5, $2, '+5511999990000', '{"kind": "text", "text": "oi"}') returning id""",
+        ("threads", "messages", "channel_accounts"),
+    ),
+    "thread_notes": Seed(
+        "body",
+        "insert into thread_notes (tenant_id, thread_id, author, body) values ($1, $3, 'user-1', $2) returning id",
+        ("threads",),
     ),
     # 0003 knowledge
     "rag_jobs": Seed(

@@ -95,6 +95,19 @@ async def test_foreign_ids_are_not_found(client: httpx.AsyncClient, worlds: tupl
     assert [m["id"] for m in msgs] == [b.message["id"]]
     # The own objects work with the same token (the 404s are not a broken route).
     assert (await client.get(f"/leads/{a.lead['id']}", headers=h())).status_code == 200
+    # Inbox routes on B's conversation (tools.inbox): 404, and B's thread is unchanged.
+    tid = b.thread["id"]
+    for path in ("take", "release", "close", "handoff", "read"):
+        _assert_error(await client.post(f"/inbox/conversations/{tid}/{path}", headers=h()), 404, "not_found")
+    _assert_error(await client.get(f"/inbox/conversations/{tid}", headers=h()), 404, "not_found")
+    _assert_error(await client.get(f"/inbox/conversations/{tid}/notes", headers=h()), 404, "not_found")
+    note = await client.post(f"/inbox/conversations/{tid}/notes", json={"body": "into B"}, headers=h())
+    _assert_error(note, 404, "not_found")
+    reply = await client.post(f"/inbox/conversations/{tid}/reply", json={"text": "into B"}, headers=h())
+    _assert_error(reply, 404, "not_found")
+    b_conv = (await client.get(f"/inbox/conversations/{tid}", headers=bh)).json()
+    assert b_conv["status"] == "bot" and b_conv["assignee"] is None
+    assert (await client.get(f"/inbox/conversations/{a.thread['id']}", headers=h())).status_code == 200
 
 
 async def test_lists_never_include_the_other_tenant(client: httpx.AsyncClient, worlds: tuple[World, World]) -> None:
@@ -105,6 +118,7 @@ async def test_lists_never_include_the_other_tenant(client: httpx.AsyncClient, w
         "/threads": a.thread["id"],
         "/messages": a.message["id"],
         "/deals": a.deal["id"],
+        "/inbox/conversations": a.thread["id"],
     }
     for path, own_id in own.items():
         r = await client.get(path, params={"limit": 200}, headers=h)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.fernet import Fernet
 
 from core.errors import TridiumError, Unauthorized, ValidationFailed
 from core.settings import INSECURE_DEV_SECRET, Settings
@@ -36,6 +37,9 @@ def test_prod_refuses_the_dev_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="JWT_SECRET"):
         Settings()
     monkeypatch.setenv("TRIDIUM_JWT_SECRET", "x" * 40)
+    with pytest.raises(ValueError, match="CHANNEL_SECRETS_KEY"):
+        Settings()  # channel-account secrets would be sealed with the public dev key
+    monkeypatch.setenv("TRIDIUM_CHANNEL_SECRETS_KEY", Fernet.generate_key().decode())
     assert Settings().env == "prod"
     assert Settings().jwt_secret.get_secret_value() != INSECURE_DEV_SECRET
 

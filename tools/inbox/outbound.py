@@ -24,6 +24,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -234,6 +235,28 @@ async def deliver(
         return "sent"
 
 
+async def send_through_channel(conn: asyncpg.Connection, tenant_id: TenantId, message: dict[str, Any]) -> UUID | None:
+    """``POST /messages`` with direction out on a channel thread: the message goes out through
+    the thread's channel (key ``message:<id>``); threads without an account just record it."""
+    thread = await conn.fetchrow(
+        "select channel_account_id, external_id from threads where tenant_id = $1 and id = $2",
+        tenant_id,
+        message["thread_id"],
+    )
+    if message["direction"] != "out" or thread is None or thread["channel_account_id"] is None:
+        return None
+    return await enqueue_part(
+        conn,
+        tenant_id,
+        thread_id=message["thread_id"],
+        message_id=message["id"],
+        account_id=thread["channel_account_id"],
+        recipient=thread["external_id"],
+        part=OutboundPart(kind="text", text=str(message["body"])[:4096]),
+        idempotency_key=f"message:{message['id']}",
+    )
+
+
 async def due_outbound(conn: asyncpg.Connection, tenant_id: TenantId) -> list[UUID]:
     """Rows a dead worker left queued (recovery on start); ``sending`` ones end outcome_unknown."""
     stuck = await conn.fetch(
@@ -246,4 +269,4 @@ async def due_outbound(conn: asyncpg.Connection, tenant_id: TenantId) -> list[UU
     return [r["id"] for r in rows]
 
 
-__all__ = ["OUTBOUND_QUEUED", "DeliveryPolicy", "deliver", "due_outbound", "enqueue_part"]
+__all__ = ["OUTBOUND_QUEUED", "DeliveryPolicy", "deliver", "due_outbound", "enqueue_part", "send_through_channel"]
