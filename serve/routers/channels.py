@@ -7,6 +7,7 @@ anything is stored; 200 only after the commit.
 
 from __future__ import annotations
 
+from secrets import token_urlsafe
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +18,7 @@ from core.errors import Forbidden, Unauthorized
 from core.tenancy import TenantId
 from db.pool import tenant_tx
 from tools.channels import email as email_channel
-from tools.channels import instagram
+from tools.channels import instagram, webchat
 from tools.channels.meta import SIGNATURE_HEADER, verify_challenge
 from tools.inbox import SecretBox, active_accounts, ingest
 
@@ -32,6 +33,25 @@ class ChannelWebhookAck(BaseModel):
     stored: int
     duplicates: int
     ignored: int
+
+
+def prepare_account(
+    tenant_id: TenantId, channel: str, provider: str, external_id: str, secrets: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """A web chat widget provisioned with ``external_id: "new"`` gets a publishable key
+    (``wpk1.<tenant>.<random>``) and, if none is given, a ``visitor_secret``."""
+    if channel == "chat" and provider == "webchat" and external_id == "new":
+        return webchat.new_publishable_key(tenant_id), {"visitor_secret": token_urlsafe(32), **secrets}
+    return external_id, secrets
+
+
+def webhook_url(request: Request, channel: str, tenant_id: TenantId) -> str | None:
+    """Where the provider must deliver this tenant's webhooks (shown on provisioning)."""
+    if channel == "instagram":
+        return str(request.url_for("instagram_webhook", tenant_id=str(tenant_id)))
+    if channel == "email":
+        return str(request.url_for("mailgun_inbound", tenant_id=str(tenant_id)))
+    return None
 
 
 def secret_box(request: Request, state: State) -> SecretBox:

@@ -306,3 +306,21 @@ async def test_webhook_paths_validate_the_tenant(path: str, app: FastAPI) -> Non
     async with client_for(app) as c:
         r = await c.post(path, content=b"{}")
     assert r.status_code == 422 and "error" in r.json()
+
+
+async def test_admin_provisions_a_widget_and_webhook_urls(app: FastAPI, make_member: MakeMember) -> None:
+    owner, other = await make_member(), await make_member()
+    async with client_for(app) as c:
+        body = {"channel": "chat", "provider": "webchat", "external_id": "new", "config": {"allowed_origins": [ORIGIN]}}
+        r = await c.post("/admin/channels/accounts", json=body, headers=owner.headers())
+        assert r.status_code == 200, r.text
+        key = r.json()["external_id"]
+        assert key.startswith(f"wpk1.{owner.tenant_id}.") and "visitor_secret" in r.json()["secret_hints"]
+        assert (await c.post(f"/widget/{key}/sessions", json={}, headers={"Origin": ORIGIN})).status_code == 201
+        ig = {"channel": "instagram", "provider": "instagram", "external_id": "178410", "secrets": {"app_secret": "s"}}
+        r = await c.post("/admin/channels/accounts", json=ig, headers=owner.headers())
+        assert r.json()["webhook_url"].endswith(f"/webhooks/instagram/{owner.tenant_id}")
+        assert "s" not in r.json()["secret_hints"].values()
+        # Another tenant's admin lists only its own accounts.
+        listed = await c.get("/admin/channels/accounts", headers=other.headers())
+        assert listed.status_code == 200 and listed.json()["items"] == []
