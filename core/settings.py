@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # Web chat widget (serve/routers/widget.py): per widget key, per visitor.
     rate_limit_widget_sessions: int = Field(20, ge=1, description="visitor sessions per widget key+IP per window")
     rate_limit_widget_messages: int = Field(30, ge=1, description="messages per visitor per window")
+    # E-mail inbound (Mailgun raw MIME): the whole POST, and each attachment.
+    email_inbound_max_bytes: int = Field(25 * 1024 * 1024, description="Mailgun inbound POSTs above this answer 413")
+    email_max_attachment_bytes: int = Field(10 * 1024 * 1024, description="attachments above this answer 413")
     widget_stream_poll_s: float = Field(0.5, gt=0, description="how often the widget stream looks for new messages")
     inbox_quiet_s: float = Field(4.0, ge=0, description="burst merge: answer after this long without a new message")
     inbox_max_wait_s: float = Field(

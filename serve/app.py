@@ -112,7 +112,13 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
     ):
         app.include_router(router)
     # Outermost first: CORS answers preflights before auth and rate limits see them.
-    app.add_middleware(EdgeMiddleware, body_limits={"/rag/uploads": settings.kb_upload_max_bytes})
+    app.add_middleware(
+        EdgeMiddleware,
+        body_limits={
+            "/rag/uploads": settings.kb_upload_max_bytes,
+            "/webhooks/email/": settings.email_inbound_max_bytes,
+        },
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

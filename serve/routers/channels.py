@@ -25,7 +25,6 @@ from tools.inbox import SecretBox, active_accounts, ingest
 from ..deps import State
 
 router = APIRouter(tags=["channels"])
-MAX_EMAIL_BYTES = 30 * 1024 * 1024
 
 
 class ChannelWebhookAck(BaseModel):
@@ -121,7 +120,9 @@ async def mailgun_inbound(tenant_id: TenantId, request: Request, state: State) -
     fields: dict[str, str] = {}
     raw_mime: bytes | None = None
     try:
-        async with request.form(max_files=4, max_fields=200, max_part_size=MAX_EMAIL_BYTES) as form:
+        async with request.form(
+            max_files=4, max_fields=200, max_part_size=state.settings.email_inbound_max_bytes
+        ) as form:
             for k, v in form.multi_items():
                 if isinstance(v, str):
                     fields[k] = v
@@ -140,7 +141,9 @@ async def mailgun_inbound(tenant_id: TenantId, request: Request, state: State) -
         channel="email",
         body=raw_mime or b"",
         authenticate=lambda _raw, accounts: email_channel.authenticate(sig, accounts),
-        parse=lambda _raw: email_channel.parse(fields, raw_mime),
+        parse=lambda _raw: email_channel.parse(
+            fields, raw_mime, max_attachment_bytes=state.settings.email_max_attachment_bytes
+        ),
     )
     return ChannelWebhookAck(
         received=True, stored=accepted.stored, duplicates=accepted.duplicates, ignored=accepted.ignored

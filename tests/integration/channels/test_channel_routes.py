@@ -182,6 +182,12 @@ async def test_mailgun_inbound_threads_dedupes_and_refuses(
             from_addr="x@y.test", subject="s", text="t", attachments=[{"filename": "big.bin", "size": 11 * 1024 * 1024}]
         )
         assert await sb.post_mime(big, sender="x") == [413]
+        assert json.loads(sb.deliveries[-1]["answer"])["error"]["code"] == "attachment_too_large"
+        huge = sb.compose(
+            from_addr="x@y.test", subject="s", text="t", attachments=[{"filename": "h", "size": 26 * 2**20}]
+        )
+        assert await sb.post_mime(huge, sender="x") == [413]
+        assert json.loads(sb.deliveries[-1]["answer"])["error"]["code"] == "payload_too_large"
         assert await _count(app_pool, a.tenant_id, INBOUND) == 1
         sb.config.webhook_url = f"/webhooks/email/mailgun/{b.tenant_id}/mime"  # A's key on B's URL
         assert await sb.post_mime(sb.compose(from_addr="x@y.test", subject="s", text="t"), sender="x") == [401]

@@ -141,11 +141,11 @@ class EmailSandbox:
                     files={"body-mime": ("message.mime", raw, "message/rfc822")},
                     headers={"X-Sandbox": SANDBOX_NAME},
                 )
-                status = resp.status_code
-            except httpx.HTTPError:
-                status = 0
+                status, answer = resp.status_code, resp.text[:2000]
+            except httpx.HTTPError as exc:
+                status, answer = 0, type(exc).__name__
             statuses.append(status)
-            self.deliveries.append({"status": status, "signed": sign_mode})
+            self.deliveries.append({"status": status, "signed": sign_mode, "answer": answer})
         return statuses
 
 
