@@ -70,4 +70,4 @@ async def test_openai_protocol_path_streams_calls_allowed_tools_and_is_guarded(
     assert [t["function"]["name"] for t in sent[0]["tools"]] == ["kb_search"]  # the model sees only allowed tools
     assert any(msg["role"] == "tool" for msg in sent[1]["messages"])
     threads = (await openai_client.get("/threads?limit=200", headers=m.headers())).json()["items"]
-    assert next(t for t in threads if t["id"] == done["thread_id"])["status"] == "open"
+    assert next(t for t in threads if t["id"] == done["thread_id"])["status"] == "bot"  # 0007: open is now bot
