@@ -497,9 +497,9 @@ async def send_followup(ctx: ToolContext, conn: asyncpg.Connection | None, args:
             args.lead_id,
             f"followup:{args.lead_id}",
         )
-    await conn.execute(
+    message_id = await conn.fetchval(
         """insert into messages (tenant_id, thread_id, direction, sender, body, meta)
-           values ($1, $2, 'out', 'luddy', $3, $4)""",
+           values ($1, $2, 'out', 'luddy', $3, $4) returning id""",
         ctx.tenant_id,
         thread_id,
         args.text,
@@ -509,6 +509,13 @@ async def send_followup(ctx: ToolContext, conn: asyncpg.Connection | None, args:
             "reason": args.reason,
             "run_id": str(ctx.run_id) if ctx.run_id else None,
         },
+    )
+    from tools.inbox.outbound import send_through_channel
+
+    # On a channel conversation (WhatsApp…) the follow-up goes out through the channel; the
+    # connector's window rule applies (outside 24 h it ends failed: outside_reply_window).
+    await send_through_channel(
+        conn, ctx.tenant_id, {"id": message_id, "thread_id": thread_id, "direction": "out", "body": args.text}
     )
     return {"ok": True, "thread_id": str(thread_id), "summary": "Mensagem de acompanhamento enviada."}
 

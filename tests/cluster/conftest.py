@@ -103,7 +103,10 @@ def platform(
         proc.kill()
         pytest.fail(f"tridium up did not come up in 180s:\n{log_path.read_text()[-4000:]}")
     try:
-        text = log_path.read_text()
+        # The launcher provisions the demo channels after the banner: wait for the sandbox line.
+        wa_deadline = time.monotonic() + 60
+        while "WhatsApp sandbox " not in (text := log_path.read_text()) and time.monotonic() < wa_deadline:
+            time.sleep(0.5)
         whatsapp_url = text.split("WhatsApp sandbox ", 1)[1].split()[0] if "WhatsApp sandbox " in text else ""
         yield Platform(base_url, token, log_path, f"http://127.0.0.1:{dashboard_port}", data_dir, whatsapp_url)
     finally:

@@ -332,3 +332,51 @@ async def test_accounts_are_encrypted_masked_and_tenant_scoped(
         f"/webhooks/whatsapp/{other.tenant_id}", content=body, headers={"X-Hub-Signature-256": sign(body, h.app_secret)}
     )
     assert r.status_code == 401
+
+
+async def test_a_worker_killed_mid_turn_loses_nothing_and_answers_once(
+    settings: Settings, make_member: MakeMember, migrated: Infra
+) -> None:
+    async with inbox_harness(settings, make_member, migrated.relay_url) as h:
+        r = await h.api.post("/agents/triad", json={"luddy": {"settings": {"stream_delay_ms": 600}}}, headers=h.h())
+        assert r.status_code == 200, r.text
+        await h.say("oi, vocês entregam?")
+
+        async def running() -> bool:
+            t = await h.thread()
+            return t is not None and t["active_run_id"] is not None
+
+        await eventually(running, 10, "the run to start")
+        assert h.task is not None
+        h.task.cancel()  # the worker dies mid-turn (its stream entries and due set stay behind)
+        await asyncio.gather(h.task, return_exceptions=True)
+        await h.say("e aceitam pix?")  # stored by the gateway while no worker runs
+        h.task = asyncio.create_task(h.worker.run_forever(h.stop))
+
+        async def both_answered() -> bool:
+            rows = await h.fetch("select turn_state from messages where tenant_id = $1 and direction = 'in'")
+            return len(rows) == 2 and {r["turn_state"] for r in rows} == {"answered"} and len(await _answers(h)) == 2
+
+        await eventually(both_answered, 40, "both messages answered after the restart")
+        await asyncio.sleep(1.0)
+        assert len(await _answers(h)) == 2
+        runs = await h.fetch("select input from agent_runs where tenant_id = $1 order by created_at")
+        assert [r["input"] for r in runs] == ["oi, vocês entregam?", "e aceitam pix?"]
+
+
+async def test_luddys_follow_up_goes_out_through_whatsapp(h: InboxHarness) -> None:
+    await h.say("oi")
+    await eventually(lambda: _count_answers(h, 1), 20, "the first answer")
+    thread = await h.thread()
+    assert thread is not None
+    r = await h.api.post(
+        "/agents/tools/send_followup/invoke",
+        json={"agent": "luddy", "args": {"lead_id": str(thread["lead_id"]), "text": "Seu pedido foi confirmado!"}},
+        headers=h.h(**{"Idempotency-Key": str(uuid.uuid4())}),
+    )
+    assert r.status_code == 200, r.text
+
+    async def followed_up() -> bool:
+        return any(m["body"]["text"]["body"] == "Seu pedido foi confirmado!" for m in await _answers(h))
+
+    await eventually(followed_up, 15, "the follow-up at the sandbox")

@@ -67,6 +67,7 @@ class InboxConfig:
     quiet_s: float = 4.0
     max_wait_s: float = 15.0
     tick_s: float = 0.2
+    sweep_s: float = 30.0  # how often pending threads are re-read from Postgres
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
 
@@ -187,6 +188,17 @@ class InboxWorker:
         finally:
             self._turning.discard((tenant_id, thread_id))
 
+    async def _rejoin(self, tenant_id: TenantId, turn: Turn) -> None:
+        try:
+            try:
+                outcome = await self._agents.answer(tenant_id, turn)
+            except Exception:
+                log.exception("rejoining an inbox turn failed", extra={"run_id": str(turn.run_id)})
+                outcome = RunOutcome("failed", None)
+            await self._finish(tenant_id, turn, outcome)
+        finally:
+            self._turning.discard((tenant_id, turn.thread_id))
+
     async def _finish(self, tenant_id: TenantId, turn: Turn, outcome: RunOutcome) -> None:
         async with tenant_tx(self._pool, tenant_id) as conn:
             _, next_due = await finish_turn(conn, tenant_id, turn, status=outcome.status, output=outcome.output)
@@ -211,10 +223,14 @@ class InboxWorker:
                 key = (tenant_id, s["thread_id"])
                 if key in self._turning:
                     continue
-                outcome = await self._agents.outcome(tenant_id, turn)
-                if outcome.status != "running":
-                    await self._finish(tenant_id, turn, outcome)
-                    report["turns"] += 1
+                report["turns"] += 1
+                if s["run_status"] == "running":
+                    # Join the run (same run id: start_run never starts a second one); an agent
+                    # that lost it marks it interrupted on activation and the turn is requeued.
+                    self._turning.add(key)
+                    self._spawn(self._rejoin(tenant_id, turn), f"rejoin-{turn.run_id}")
+                else:
+                    await self._finish(tenant_id, turn, await self._agents.outcome(tenant_id, turn))
             for thread_id in threads:
                 await self.schedule(tenant_id, thread_id, 0)
                 report["threads"] += 1
@@ -223,12 +239,31 @@ class InboxWorker:
                 report["outbound"] += 1
         return report
 
+    async def sweep(self) -> int:
+        """Schedule every tenant's threads with pending messages again: the due set lives in
+        Redis, and a Redis that lost it (restart without persistence) must not strand them."""
+        async with self._pool.acquire() as conn:
+            ids = [TenantId(r["id"]) for r in await conn.fetch("select id from tenants order by id")]
+        found = 0
+        for tenant_id in ids:
+            async with tenant_tx(self._pool, tenant_id) as conn:
+                threads = await pending_threads(conn, tenant_id)
+            for thread_id in threads:
+                if (tenant_id, thread_id) not in self._turning:
+                    await self.schedule(tenant_id, thread_id, self.config.quiet_s)
+                    found += 1
+        return found
+
     async def _scheduler(self, stop: asyncio.Event) -> None:
+        last_sweep = time.monotonic()
         while not stop.is_set():
             try:
+                if time.monotonic() - last_sweep > self.config.sweep_s:
+                    last_sweep = time.monotonic()
+                    await self.sweep()
                 await self.tick()
-            except (RedisError, OSError) as exc:
-                log.warning("inbox scheduler cannot reach Redis; retrying", extra={"error": str(exc)})
+            except (RedisError, OSError, asyncpg.PostgresError) as exc:
+                log.warning("inbox scheduler cannot reach Redis or Postgres; retrying", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.config.tick_s)
