@@ -380,3 +380,16 @@ async def test_luddys_follow_up_goes_out_through_whatsapp(h: InboxHarness) -> No
         return any(m["body"]["text"]["body"] == "Seu pedido foi confirmado!" for m in await _answers(h))
 
     await eventually(followed_up, 15, "the follow-up at the sandbox")
+
+
+async def test_a_closed_conversation_reopens_when_the_customer_writes(h: InboxHarness) -> None:
+    await h.say("oi")
+    await eventually(lambda: _count_answers(h, 1), 20, "the first answer")
+    thread = await h.thread()
+    assert thread is not None
+    r = await h.api.post(f"/inbox/conversations/{thread['id']}/close", json={"reason": "resolvido"}, headers=h.h())
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+    await h.say("voltei, mais uma dúvida")
+    await eventually(lambda: _count_answers(h, 2), 20, "Luddy answering the reopened conversation")
+    reopened = await h.thread()
+    assert reopened is not None and reopened["status"] == "bot" and reopened["status_reason"] == "reopened"

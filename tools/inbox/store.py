@@ -117,7 +117,23 @@ async def store_message(
     conn: asyncpg.Connection, tenant_id: TenantId, delivery_id: UUID, account_id: UUID, msg: InboundMessage
 ) -> Stored:
     thread = await _thread_for(conn, tenant_id, account_id, msg)
-    wants_turn = thread["status"] == "bot" and msg.type not in _NO_TURN
+    status = thread["status"]
+    if status == "closed" and msg.type not in _NO_TURN:
+        # A customer writing again reopens a closed conversation with Luddy.
+        await conn.execute(
+            "update threads set status = 'bot', assignee = null, status_reason = 'reopened' "
+            "where tenant_id = $1 and id = $2",
+            tenant_id,
+            thread["id"],
+        )
+        await emit(
+            conn,
+            tenant_id,
+            "thread.status_changed",
+            {"thread_id": str(thread["id"]), "from": "closed", "to": "bot", "reason": "reopened", "actor": "contact"},
+        )
+        status = "bot"
+    wants_turn = status == "bot" and msg.type not in _NO_TURN
     body = _body(msg)
     meta: dict[str, Any] = {
         "provider": msg.provider,
