@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     # points the demo tenant at it; set TRIDIUM_ASAAS_SANDBOX=false to start none.
     asaas_sandbox: bool = True
     asaas_sandbox_port: int = 8090
+    # `tridium up` starts the Instagram and e-mail (SMTP + Mailgun) sandboxes and gives the
+    # demo tenant Instagram, e-mail and web chat accounts on them (tridium/channels_setup.py).
+    channel_sandboxes: bool = True
+    instagram_sandbox_port: int = 8093
+    email_sandbox_port: int = 8094
+    smtp_sandbox_port: int = 2525
     asaas_user_agent: str = "tridium/0.1"
     public_base_url: str | None = Field(None, description="public URL of the gateway (webhook URLs); default host:port")
     payments_reconcile_interval_s: float = Field(86400.0, description="drift repair period (daily)")
@@ -138,6 +144,13 @@ class Settings(BaseSettings):
     # Inbox (tools/inbox, docs/inbox.md). Channel-account secrets are encrypted with this
     # Fernet key; several comma-separated keys rotate (the first encrypts, all decrypt).
     channel_secrets_key: SecretStr = SecretStr(INSECURE_DEV_CHANNEL_KEY)
+    # Web chat widget (serve/routers/widget.py): per widget key, per visitor.
+    rate_limit_widget_sessions: int = Field(20, ge=1, description="visitor sessions per widget key+IP per window")
+    rate_limit_widget_messages: int = Field(30, ge=1, description="messages per visitor per window")
+    # E-mail inbound (Mailgun raw MIME): the whole POST, and each attachment.
+    email_inbound_max_bytes: int = Field(25 * 1024 * 1024, description="Mailgun inbound POSTs above this answer 413")
+    email_max_attachment_bytes: int = Field(10 * 1024 * 1024, description="attachments above this answer 413")
+    widget_stream_poll_s: float = Field(0.5, gt=0, description="how often the widget stream looks for new messages")
     inbox_quiet_s: float = Field(4.0, ge=0, description="burst merge: answer after this long without a new message")
     inbox_max_wait_s: float = Field(
         15.0, ge=0, description="burst merge: answer at the latest this long after the first"

@@ -33,6 +33,7 @@ from .routers import (
     agents,
     ai_cost,
     audit,
+    channels,
     creatives,
     crm,
     health,
@@ -42,6 +43,7 @@ from .routers import (
     payments,
     privacy,
     rag,
+    widget,
 )
 from .schemas import ErrorBody
 from .state import AppState, RelayProbe
@@ -125,10 +127,18 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         rag.router,
         inbox.router,
         inbox_webhooks.router,
+        channels.router,
+        widget.router,
     ):
         app.include_router(router)
     # Outermost first: CORS answers preflights before auth and rate limits see them.
-    app.add_middleware(EdgeMiddleware, body_limits={"/rag/uploads": settings.kb_upload_max_bytes})
+    app.add_middleware(
+        EdgeMiddleware,
+        body_limits={
+            "/rag/uploads": settings.kb_upload_max_bytes,
+            "/webhooks/email/": settings.email_inbound_max_bytes,
+        },
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -137,6 +147,8 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Tenant-Id", "Last-Event-ID"],
         expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After", "X-Request-Id", "Idempotent-Replayed"],
     )
+    # The site widget's preflights: per-tenant origins are checked by serve.routers.widget.
+    app.add_middleware(widget.WidgetPreflight)
     return app
 
 

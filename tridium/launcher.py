@@ -333,6 +333,7 @@ def up(settings: Settings) -> int:
         token = asyncio.run(prepare_database(settings, services.owner_url))
         asyncio.run(kb_demo.ensure_indexes(settings, services.owner_url))
         sandbox = start_asaas_sandbox(settings, services)
+        channel_sandboxes = start_channel_sandboxes(settings, services)
         whatsapp = start_whatsapp_sandbox(settings, services)
         job_env = write_job_runtime_env(settings.data_dir.absolute(), env)
         dashboard = start_ray_and_serve(settings, env)
@@ -351,6 +352,8 @@ def up(settings: Settings) -> int:
             )
         if sandbox is not None:
             demo_payments(settings, sandbox.url)
+        if channel_sandboxes:
+            demo_channels(settings)
         if whatsapp is not None:
             demo_whatsapp(settings, whatsapp.url)
         kb_demo.start_loading(base_url, token, DEMO_SLUG, settings)
@@ -374,6 +377,37 @@ def start_asaas_sandbox(settings: Settings, services: Environment) -> Any:
     sandbox.start()
     services.started.append(sandbox)
     return sandbox
+
+
+def start_channel_sandboxes(settings: Settings, services: Environment) -> list[Any]:
+    """The Instagram and e-mail sandboxes (simulators), stopped with the rest."""
+    if not settings.channel_sandboxes:
+        return []
+    from tridium.channels_setup import channel_sandboxes
+
+    started = []
+    for sandbox in channel_sandboxes(settings, settings.data_dir.absolute()):
+        sandbox.start()
+        services.started.append(sandbox)
+        started.append(sandbox)
+    return started
+
+
+def demo_channels(settings: Settings) -> None:
+    """The demo tenant's Instagram, e-mail and web chat accounts on the sandboxes."""
+    from tridium.channels_setup import setup_demo_channels
+
+    try:
+        info = asyncio.run(setup_demo_channels(settings, DEMO_SLUG))
+    except Exception as exc:  # noqa: BLE001 — the platform is up; channel setup is reported, not fatal
+        print(f"warning: demo channels not configured: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return
+    print(
+        f"Channel sandboxes (simulated): Instagram http://127.0.0.1:{settings.instagram_sandbox_port}, "
+        f"e-mail http://127.0.0.1:{settings.email_sandbox_port} (SMTP :{settings.smtp_sandbox_port}); "
+        f"widget key {info['widget_key']}; inbound e-mail {info['inbox_address']}  (docs/inbox.md)",
+        flush=True,
+    )
 
 
 def start_whatsapp_sandbox(settings: Settings, services: Environment) -> Any:

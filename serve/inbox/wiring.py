@@ -6,6 +6,9 @@ import httpx
 
 from core.settings import Settings
 from tools.channels import ConnectorRegistry
+from tools.channels.email import EmailConnector
+from tools.channels.instagram import InstagramConnector
+from tools.channels.webchat import WebchatConnector
 from tools.channels.whatsapp import WhatsAppConnector
 from tools.inbox.outbound import DeliveryPolicy
 from tools.inbox.worker import InboxConfig
@@ -14,7 +17,14 @@ from tools.inbox.worker import InboxConfig
 def build_connectors(http: httpx.AsyncClient, settings: Settings) -> ConnectorRegistry:
     """One connector per channel over the process's one HTTP client. Channels built on other
     branches register here too."""
-    return ConnectorRegistry([WhatsAppConnector(http, api_version=settings.whatsapp_api_version)])
+    return ConnectorRegistry(
+        [
+            WhatsAppConnector(http, api_version=settings.whatsapp_api_version),
+            InstagramConnector(http),
+            EmailConnector(),
+            WebchatConnector(),
+        ]
+    )
 
 
 def inbox_config(settings: Settings) -> InboxConfig:

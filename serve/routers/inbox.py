@@ -33,6 +33,7 @@ from ..inbox.schemas import (
     ThreadStatus,
 )
 from ..schemas import Channel
+from . import channels
 
 router = APIRouter(tags=["inbox"])
 
@@ -167,6 +168,10 @@ async def provision_account(body: AccountIn, request: Request, state: State, ctx
     """Create or update a channel account (same provider + external id updates; secrets not
     given are kept). Secrets are encrypted at rest; the response shows hints only."""
     box: inbox.SecretBox = request.app.state.inbox_box
+    # Instagram, e-mail and web chat specifics (serve/routers/channels.py).
+    external_id, account_secrets = channels.prepare_account(
+        ctx.tenant_id, body.channel, body.provider, body.external_id, body.secrets
+    )
     async with tenant_tx(state.pool, ctx.tenant_id) as conn:
         out = await inbox.provision(
             conn,
@@ -174,14 +179,16 @@ async def provision_account(body: AccountIn, request: Request, state: State, ctx
             box,
             channel=body.channel,
             provider=body.provider,
-            external_id=body.external_id,
+            external_id=external_id,
             name=body.name,
             base_url=body.base_url,
             config=body.config,
-            secrets=body.secrets,
+            secrets=account_secrets,
         )
     if body.channel == "whatsapp":
         out["webhook_url"] = str(request.url_for("whatsapp_webhook", tenant_id=str(ctx.tenant_id)))
+    elif (hook := channels.webhook_url(request, body.channel, ctx.tenant_id)) is not None:
+        out["webhook_url"] = hook
     return out
 
 

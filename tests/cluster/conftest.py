@@ -71,6 +71,10 @@ def platform(
         "TRIDIUM_RATE_LIMIT_PUBLIC": "100000",
         "TRIDIUM_RATE_LIMIT_AUTHENTICATED": "100000",
         "TRIDIUM_LOG_LEVEL": "WARNING",
+        # Channel sandboxes on free ports (several platforms may run on one machine).
+        "TRIDIUM_INSTAGRAM_SANDBOX_PORT": str(_free_port()),
+        "TRIDIUM_EMAIL_SANDBOX_PORT": str(_free_port()),
+        "TRIDIUM_SMTP_SANDBOX_PORT": str(_free_port()),
         # Agents: offline model unless an agent asks for "openai"; short grace and idle times.
         "LLM_BASE_URL": llm_server.base_url,
         "LLM_API_KEY": llm_server.api_key,

@@ -158,6 +158,13 @@ class OutboundPart(_Frozen):
     media: MediaRef | None = None
     media_kind: Literal["image", "audio", "video", "document", "sticker"] | None = None
     reply_to: str | None = Field(None, max_length=512)
+    # Who wrote it: channels with a human-only path (Instagram's HUMAN_AGENT tag, 7 days)
+    # allow staff replies where Luddy's are refused. Added by the channels branch.
+    sent_by: Literal["bot", "staff"] = "bot"
+    # E-mail threading (channels branch): the subject and the References chain of the
+    # message answered (``reply_to`` is its Message-ID); InboundMessage.extra carries both.
+    subject: str | None = Field(None, max_length=998)
+    references: tuple[str, ...] = Field((), max_length=50)
 
 
 class InboundBatch(_Frozen):

@@ -22,6 +22,7 @@ from db.events import emit
 from tools.channels import ConnectorRegistry, OutboundPart, WindowState
 
 from .outbound import enqueue_part
+from .replies import with_reply_context
 
 STATUSES = ("bot", "pending_human", "human", "closed")
 _ALLOWED: dict[str, set[str]] = {
@@ -137,6 +138,9 @@ async def staff_reply(
     if row["channel_account_id"] is None:
         raise Conflict("this conversation has no channel account to reply through", details={"id": str(thread_id)})
     connector = connectors.get(row["channel"])
+    part = await with_reply_context(
+        conn, tenant_id, thread_id, row["channel"], part.model_copy(update={"sent_by": "staff"})
+    )
     try:
         connector.validate(part)
     except ValueError as exc:

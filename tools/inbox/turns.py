@@ -21,6 +21,7 @@ from core.tenancy import TenantId
 from tools.channels import OutboundPart
 
 from .outbound import enqueue_part
+from .replies import with_reply_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,9 @@ async def finish_turn(
                 message_id=message_id,
                 account_id=thread["channel_account_id"],
                 recipient=thread["external_id"],
-                part=OutboundPart(kind="text", text=output[:4096]),
+                part=await with_reply_context(
+                    conn, tenant_id, turn.thread_id, turn.channel, OutboundPart(kind="text", text=output[:4096])
+                ),
                 idempotency_key=f"run:{turn.run_id}:0",
                 run_id=turn.run_id,
                 part_no=0,
