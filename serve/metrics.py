@@ -75,5 +75,12 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+    def count_webhook(self, provider: str, *, stored: int, duplicates: int) -> None:
+        """Deliveries of a batch webhook (one HTTP call may carry several items)."""
+        if stored:
+            self.webhook_deliveries.labels(provider, "stored").inc(stored)
+        if duplicates:
+            self.webhook_deliveries.labels(provider, "duplicate").inc(duplicates)
+
 
 __all__ = ["GatewayMetrics"]

@@ -67,6 +67,7 @@ async def asaas_webhook(scope: Scope, receive: Receive, send: Send, state: AppSt
     body = await _body(receive)
     app: Any = scope["app"]
     ingested = await payments.ingest(state.pool, _header(scope, b"asaas-access-token"), body, app.state.webhook_tokens)
+    state.metrics.webhook_deliveries.labels("asaas", "duplicate" if ingested.duplicate else "stored").inc()
     content = b'{"received":true,"duplicate":true}' if ingested.duplicate else b'{"received":true,"duplicate":false}'
     await send(
         {

@@ -101,6 +101,7 @@ async def instagram_webhook(tenant_id: TenantId, request: Request, state: State)
         authenticate=lambda raw, accounts: instagram.authenticate(raw, header, accounts),
         parse=instagram.parse,
     )
+    state.metrics.count_webhook("instagram", stored=accepted.stored, duplicates=accepted.duplicates)
     return ChannelWebhookAck(
         received=True, stored=accepted.stored, duplicates=accepted.duplicates, ignored=accepted.ignored
     )
@@ -145,6 +146,7 @@ async def mailgun_inbound(tenant_id: TenantId, request: Request, state: State) -
             fields, raw_mime, max_attachment_bytes=state.settings.email_max_attachment_bytes
         ),
     )
+    state.metrics.count_webhook("email", stored=accepted.stored, duplicates=accepted.duplicates)
     return ChannelWebhookAck(
         received=True, stored=accepted.stored, duplicates=accepted.duplicates, ignored=accepted.ignored
     )

@@ -80,6 +80,7 @@ async def whatsapp_webhook(
         authenticate=lambda raw, accounts: whatsapp.authenticate(raw, x_hub_signature_256, accounts),
         parse=whatsapp.parse_webhook,
     )
+    state.metrics.count_webhook("whatsapp", stored=accepted.stored, duplicates=accepted.duplicates)
     return WebhookAck(
         received=True,
         stored=accepted.stored,
