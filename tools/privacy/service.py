@@ -40,9 +40,11 @@ from .registry import REGISTRY, SubjectTable
 log = logging.getLogger("tridium.privacy")
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-_ID_LISTS = ("lead_ids", "thread_ids", "run_ids", "deal_ids", "invoice_ids", "doc_ids")
+_ID_LISTS = ("lead_ids", "thread_ids", "message_ids", "run_ids", "deal_ids", "invoice_ids", "doc_ids")
+_TEXT_ID_LISTS = ("payment_ids", "provider_ids")
 _TYPES = {name: "uuid[]" for name in _ID_LISTS} | {
     "payment_ids": "text[]",
+    "provider_ids": "text[]",
     "phone_digits": "text[]",
     "hashes": "text[]",
     "email": "text",
@@ -132,7 +134,7 @@ class Footprint:
         digits = [national, "55" + national] if national and s.phone and s.phone.startswith("+55") else [national]
         ids = s.identifiers_only()
         return {
-            **{name: sorted(self.ids.get(name, set())) for name in (*_ID_LISTS, "payment_ids")},
+            **{name: sorted(self.ids.get(name, set())) for name in (*_ID_LISTS, *_TEXT_ID_LISTS)},
             "email": s.email,
             "cpf": s.cpf,
             "phone_digits": [d for d in digits if d] or None,
@@ -181,7 +183,22 @@ async def resolve(
                         fp.subject = fp.subject.with_alias(name, value)
                     else:
                         fp.ids.setdefault(name, set()).add(value)
+        if entry.binary:
+            found.mentions |= await _binary_mentions(conn, entry, fp.subject)
     return fp
+
+
+async def _binary_mentions(conn: asyncpg.Connection, entry: SubjectTable, subject: Subject) -> set[str]:
+    """Rows whose bytea columns, decoded as UTF-8 (invalid bytes replaced), name the subject."""
+    redactor = Redactor(subject if entry.names_in_mentions else subject.identifiers_only())
+    cols = ", ".join(entry.binary)
+    present = " or ".join(f"{c} is not null" for c in entry.binary)
+    rows = await conn.fetch(f"select {entry.key}::text as k, {cols} from {entry.table} where {present}")
+    return {
+        r["k"]
+        for r in rows
+        if any(r[c] is not None and redactor.found(bytes(r[c]).decode("utf-8", "replace")) for c in entry.binary)
+    }
 
 
 # Export -------------------------------------------------------------------------------------
@@ -256,7 +273,7 @@ async def _erase_table(
             out["redacted"] += await _redact_rows(conn, entry, set(linked), redactor, rest)
     if mentions:
         if entry.on_mention == "delete":
-            blob = " || ' ' || ".join(f"coalesce({c}::text, '')" for c in entry.text)
+            blob = " || ' ' || ".join(f"coalesce({c}::text, '')" for c in entry.text if c not in entry.binary)
             sql, args = _compile(
                 f"delete from {entry.table} where {entry.key}::text = any({{keys}}) and ({blob}) ~* {{needle}}",
                 params | {"keys": sorted(mentions)},
