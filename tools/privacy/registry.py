@@ -30,7 +30,8 @@ What an erase does (``action`` for linked rows; mention-only rows get ``on_menti
 Placeholders in the SQL: ``{lead_ids}`` ``{thread_ids}`` ``{message_ids}`` ``{run_ids}``
 ``{deal_ids}`` ``{invoice_ids}`` (uuid[]), ``{payment_ids}`` (text[], Asaas ids),
 ``{provider_ids}`` (text[], the channel provider's message ids of the subject's messages), ``{email}`` ``{cpf}``
-(text), ``{phone_digits}`` (text[]: national and with 55), ``{id_needle}`` (identifiers
+(text: the identifiers given), ``{emails}`` ``{cpfs}`` (text[]: given and found on the subject's
+leads), ``{phone_digits}`` (text[]: national and with 55, given and found), ``{id_needle}`` (identifiers
 only, no names), ``{hashes}`` (text[], the subject's HMACs), ``{request_id}`` (uuid).
 """
 
@@ -118,8 +119,8 @@ REGISTRY: tuple[SubjectTable, ...] = (
         "KPIs; " + ART_16_IV,
         text=("name", "email", "phone", "meta"),
         linked=(
-            "lower(email) = {email} or regexp_replace(coalesce(phone, ''), '\\D', '', 'g') = any({phone_digits}) "
-            "or regexp_replace(coalesce(meta->>'cpf', meta->>'cpfCnpj', ''), '\\D', '', 'g') = {cpf}"
+            "lower(email) = any({emails}) or regexp_replace(coalesce(phone, ''), '\\D', '', 'g') = any({phone_digits}) "
+            "or regexp_replace(coalesce(meta->>'cpf', meta->>'cpfCnpj', ''), '\\D', '', 'g') = any({cpfs})"
         ),
         set={
             "name": "'titular removido'",
