@@ -4,8 +4,9 @@ the request runs as an asyncio task of the app, as under plain uvicorn).
 One subject ("Mariana Figueiredo Prates") is spread over every kind of row the platform
 writes — CRM, an agent run, a payment with its webhook, a knowledge document that names
 her, logs, events, the idempotency store and Redis (run stream, query cache, event
-stream). A second subject in the same tenant and a lead with the *same e-mail* in another
-tenant must come out untouched.
+stream) and the inbox (a signed WhatsApp webhook processed into a conversation, a staff
+note and a staff reply queued for delivery). A second subject in the same tenant and a lead
+with the *same e-mail* in another tenant must come out untouched.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from fastapi import FastAPI
 
 from core.settings import Settings
 from db.pool import tenant_tx
+from tools.channels.meta import sign
+from tools.inbox.store import process_delivery
 
 from ..agents_support import parse_sse
 from ..conftest import Infra
@@ -62,6 +65,8 @@ class World:
     run: str
     other_lead: str
     b_lead: str
+    inbox_thread: str
+    inbox_lead: str
 
 
 def _key() -> dict[str, str]:
@@ -83,6 +88,67 @@ async def _wait_upload(client: httpx.AsyncClient, m: Member, upload_id: str) -> 
             return
         await asyncio.sleep(0.2)
     raise AssertionError("upload not embedded in time")
+
+
+async def _seed_inbox(client: httpx.AsyncClient, m: Member, pool: asyncpg.Pool) -> tuple[str, str]:
+    """She writes on WhatsApp: a signed Cloud API webhook (the body the WhatsApp sandbox
+    sends, tools/channels/whatsapp/sandbox) accepted by the gateway, then processed the way
+    the InboxWorker processes ``inbox.received`` (tools.inbox.store.process_delivery);
+    staff take the conversation, write a note and reply (an outbound delivery, queued: no
+    worker sends it in this tier). Returns the inbox thread's id and its lead's (the inbox
+    matches leads by the exact E.164 number, so it creates a second lead for her)."""
+    phone_id, app_secret = str(10**14 + uuid.uuid4().int % 10**14), uuid.uuid4().hex
+    r = await client.post(
+        "/admin/channels/accounts",
+        json={
+            "channel": "whatsapp",
+            "provider": "whatsapp_cloud",
+            "external_id": phone_id,
+            "name": "Academia",
+            "base_url": "http://127.0.0.1:9",  # never called: nothing is sent in this tier
+            "secrets": {"access_token": "EAAG" + uuid.uuid4().hex, "app_secret": app_secret, "verify_token": "v"},
+        },
+        headers=m.headers(),
+    )
+    assert r.status_code == 200, r.text
+    wamid = "wamid.priv" + uuid.uuid4().hex
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001234", "phone_number_id": phone_id},
+        "contacts": [{"profile": {"name": NAME}, "wa_id": "5511987654321"}],
+        "messages": [
+            {
+                "from": "5511987654321",
+                "id": wamid,
+                "timestamp": str(int(time.time())),
+                "type": "text",
+                "text": {"body": f"Oi, é a {NAME}; meu e-mail é {EMAIL.lower()}"},
+            }
+        ],
+    }
+    envelope = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+    body = json.dumps(envelope).encode()
+    r = await client.post(
+        f"/webhooks/whatsapp/{m.tenant_id}",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, app_secret)},
+    )
+    assert r.status_code == 200, r.text
+    async with tenant_tx(pool, m.tenant_id) as conn:
+        delivery = await conn.fetchval("select id from inbound_deliveries where provider_message_id = $1", wamid)
+        stored = await process_delivery(conn, m.tenant_id, delivery)
+    assert stored.thread_id is not None
+    tid = str(stored.thread_id)
+    async with tenant_tx(pool, m.tenant_id) as conn:
+        lead_id = str(await conn.fetchval("select lead_id from threads where id = $1", stored.thread_id))
+    r = await client.post(f"/inbox/conversations/{tid}/take", headers=m.headers())
+    assert r.status_code == 200, r.text
+    await _post(client, m, f"/inbox/conversations/{tid}/notes", {"body": f"{NAME} pediu desconto; CPF {CPF}"})
+    await _post(client, m, f"/inbox/conversations/{tid}/reply", {"text": f"Olá, {NAME}! Já verifico."}, status=202)
+    return tid, lead_id
 
 
 async def _seed_sql(pool: asyncpg.Pool, m: Member, w: dict[str, str], settings: Settings, rc: redis.Redis) -> None:
@@ -220,9 +286,22 @@ async def world(
         run_id = next(e.data for e in parse_sse(r.text) if e.event == "run.started")["run_id"]
         other = await _post(c, a, "/leads", {"name": OTHER_NAME, "email": OTHER_EMAIL, "phone": "+55 21 99123-4567"})
         b_lead = await _post(c, b, "/leads", {"name": NAME, "email": EMAIL, "phone": PHONE})
+        inbox_thread, inbox_lead = await _seed_inbox(c, a, app_pool)
     w = {"lead": lead["id"], "deal": deal["id"], "run": run_id}
     await _seed_sql(app_pool, a, w, settings, redis_client)
-    return World(a, b, lead["id"], thread["id"], deal["id"], doc["id"], run_id, other["id"], b_lead["id"])
+    return World(
+        a,
+        b,
+        lead["id"],
+        thread["id"],
+        deal["id"],
+        doc["id"],
+        run_id,
+        other["id"],
+        b_lead["id"],
+        inbox_thread,
+        inbox_lead,
+    )
 
 
 async def _request(
@@ -253,23 +332,25 @@ async def _finished(client: httpx.AsyncClient, m: Member, request_id: str, wait_
 
 
 async def _traces_in_sql(superuser_url: str, tenant_id: uuid.UUID, traces: list[str]) -> list[str]:
-    """Every text/JSON column of every tenant table, scanned as superuser (no RLS)."""
+    """Every text/JSON/bytea column of every tenant table, scanned as superuser (no RLS)."""
     conn = await asyncpg.connect(superuser_url)
     try:
         cols = await conn.fetch(
-            """select c.table_name, c.column_name from information_schema.columns c
+            """select c.table_name, c.column_name, c.data_type from information_schema.columns c
                join information_schema.tables t using (table_schema, table_name)
                where c.table_schema = 'public' and t.table_type = 'BASE TABLE'
-                 and c.data_type in ('text', 'character varying', 'jsonb', 'json', 'ARRAY', 'tsvector')
+                 and c.data_type in ('text', 'character varying', 'jsonb', 'json', 'ARRAY', 'tsvector', 'bytea')
                  and exists (select 1 from information_schema.columns k where k.table_schema = 'public'
                              and k.table_name = c.table_name and k.column_name = 'tenant_id')"""
         )
         hits = []
         for col in cols:
             table, column = col["table_name"], col["column_name"]
+            # bytea (stored response bytes): its ASCII text as is, other bytes as escapes
+            expr = f"encode(\"{column}\", 'escape')" if col["data_type"] == "bytea" else f'"{column}"::text'
             for trace in traces:
                 n = await conn.fetchval(
-                    f'select count(*) from {table} where tenant_id = $1 and "{column}"::text ilike $2',
+                    f"select count(*) from {table} where tenant_id = $1 and {expr} ilike $2",
                     tenant_id,
                     f"%{trace}%",
                 )
@@ -332,16 +413,30 @@ async def test_export_bundles_every_table_where_the_subject_appears(
         "agent_messages",
         "creatives",
         "idempotency_keys",
+        "inbound_deliveries",
+        "outbound_deliveries",
+        "thread_notes",
     }
     assert expected <= set(tables), sorted(expected - set(tables))
-    assert [lead["id"] for lead in tables["leads"]] == [world.lead], "only her lead, not the other subject's"
-    assert tables["leads"][0]["email"].lower() == EMAIL.lower() and tables["leads"][0]["meta"] == {"cpf": CPF}
+    # Her leads (the one the inbox created from her WhatsApp number too: the phone on her
+    # first lead finds it), not the other subject's.
+    her_leads = {world.lead, world.inbox_lead}
+    assert {lead["id"] for lead in tables["leads"]} == her_leads, "only her leads, not the other subject's"
+    first = next(lead for lead in tables["leads"] if lead["id"] == world.lead)
+    assert first["email"].lower() == EMAIL.lower() and first["meta"] == {"cpf": CPF}
     assert any(CPF in m["body"] for m in tables["messages"])
     assert {p["external_id"] for p in tables["payments"]} == {"pay_priv_1"}
     assert any(NAME in v["chunk"] for v in tables["kb_vectors"]) and all(
         "embedding" not in v for v in tables["kb_vectors"]
     )
     assert world.run in {run["id"] for run in tables["agent_runs"]}
+    # The inbox: her WhatsApp conversation, the raw delivery, the staff note and the reply.
+    assert world.inbox_thread in {t["id"] for t in tables["threads"]}
+    assert any(d["item"]["contact"]["value"] == "+5511987654321" for d in tables["inbound_deliveries"])
+    assert [o["recipient"] for o in tables["outbound_deliveries"]] and all(
+        o["thread_id"] == world.inbox_thread for o in tables["outbound_deliveries"]
+    )
+    assert [n["body"] for n in tables["thread_notes"]] == [f"{NAME} pediu desconto; CPF {CPF}"]
     streams = bundle["redis"]["run_streams"]
     assert any(world.run in s["key"] for s in streams), "the run's event stream is exported"
     assert bundle["redis"]["event_streams"], "the published copy of the event is exported"
@@ -354,7 +449,7 @@ async def test_export_bundles_every_table_where_the_subject_appears(
         client, world.a, (await _request(client, world.a, "export", {"phone": "+55 11 98765 4321"})).json()["id"]
     )
     for other in (by_cpf, by_phone):
-        assert [lead["id"] for lead in other["result"]["tables"]["leads"]] == [world.lead]
+        assert {lead["id"] for lead in other["result"]["tables"]["leads"]} == her_leads
         assert set(other["result"]["tables"]) == set(tables)
 
 
@@ -371,6 +466,9 @@ async def test_erase_leaves_nothing_about_the_subject_anywhere(
     a = world.a
     before = await _traces_in_sql(migrated.superuser_url, a.tenant_id, TRACES)
     assert len(before) > 15, before  # the scan itself finds her everywhere before the erase
+    for where in ("inbound_deliveries.item", "thread_notes.body", "outbound_deliveries.content"):
+        assert any(hit.startswith(where) for hit in before), (where, before)
+    assert any(hit.startswith("idempotency_keys.response_bytes") for hit in before), "stored response bytes"
     assert await _traces_in_redis(redis_client, a.tenant_id, TRACES), "the Redis scan finds her before"
     b_before = await _traces_in_sql(migrated.superuser_url, world.b.tenant_id, TRACES)
     assert b_before, "tenant B has a lead with the same e-mail"
@@ -402,6 +500,11 @@ async def test_erase_leaves_nothing_about_the_subject_anywhere(
             "select name, email, phone, meta, source from leads where id = $1", uuid.UUID(world.lead)
         )
         threads = await conn.fetchval("select count(*) from threads where lead_id = $1", uuid.UUID(world.lead))
+        inbox_left = {
+            t: await conn.fetchval(f"select count(*) from {t}")
+            for t in ("inbound_deliveries", "outbound_deliveries", "thread_notes")
+        }
+        inbox_thread = await conn.fetchval("select count(*) from threads where id = $1", uuid.UUID(world.inbox_thread))
         payment = await conn.fetchrow("select value_cents, paid_at, raw from payments where external_id = 'pay_priv_1'")
         invoice = await conn.fetchrow(
             "select amount_cents, customer_id, url from invoices where external_id = 'pay_priv_1'"
@@ -422,6 +525,8 @@ async def test_erase_leaves_nothing_about_the_subject_anywhere(
     # Anonymised, kept for aggregates; deleted conversations; payments kept for tax with reasons.
     assert lead is not None and (lead["email"], lead["phone"], lead["meta"]) == (None, None, {})
     assert threads == 0
+    # Her inbox conversation, its raw webhook item, the reply sent to her and staff's note: gone.
+    assert inbox_thread == 0 and inbox_left == dict.fromkeys(inbox_left, 0), inbox_left
     assert payment is not None and payment["value_cents"] == 19900 and payment["paid_at"] is not None
     assert payment["raw"]["value"] == 199.0 and "description" not in payment["raw"]
     assert invoice is not None and (invoice["amount_cents"], invoice["customer_id"], invoice["url"]) == (

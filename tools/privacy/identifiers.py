@@ -181,6 +181,10 @@ class Subject:
         given = [(k, str(getattr(self, k))) for k in ("email", "phone", "cpf") if getattr(self, k)]
         return given + [a for a in self.aliases if a not in given]
 
+    def values(self, kind: str) -> list[str]:
+        """The given identifier of this kind first, then the aliases of that kind."""
+        return [v for k, v in self._all() if k == kind]
+
     @property
     def kinds(self) -> list[str]:
         return [k for k in ("email", "phone", "cpf") if getattr(self, k)]

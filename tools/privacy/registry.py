@@ -27,9 +27,11 @@ What an erase does (``action`` for linked rows; mention-only rows get ``on_menti
   so stored offsets stay valid) or ``delete`` removes the row (vectors: a masked chunk
   would keep the embedding of the original text).
 
-Placeholders in the SQL: ``{lead_ids}`` ``{thread_ids}`` ``{run_ids}`` ``{deal_ids}``
-``{invoice_ids}`` (uuid[]), ``{payment_ids}`` (text[], Asaas ids), ``{email}`` ``{cpf}``
-(text), ``{phone_digits}`` (text[]: national and with 55), ``{id_needle}`` (identifiers
+Placeholders in the SQL: ``{lead_ids}`` ``{thread_ids}`` ``{message_ids}`` ``{run_ids}``
+``{deal_ids}`` ``{invoice_ids}`` (uuid[]), ``{payment_ids}`` (text[], Asaas ids),
+``{provider_ids}`` (text[], the channel provider's message ids of the subject's messages), ``{email}`` ``{cpf}``
+(text: the identifiers given), ``{emails}`` ``{cpfs}`` (text[]: given and found on the subject's
+leads), ``{phone_digits}`` (text[]: national and with 55, given and found), ``{id_needle}`` (identifiers
 only, no names), ``{hashes}`` (text[], the subject's HMACs), ``{request_id}`` (uuid).
 """
 
@@ -81,12 +83,15 @@ class SubjectTable:
     collect: tuple[tuple[str, str], ...] = ()  # (footprint name, column) gathered from linked rows
     collect_mentions: bool = False  # also gather from mention-only rows
     names_in_mentions: bool = True  # False: match identifiers only (another person's record)
+    # bytea columns (also in ``text``) holding UTF-8 text: SQL cannot decode arbitrary bytes
+    # without failing, so their mentions are matched in Python after a lenient decode.
+    binary: tuple[str, ...] = ()
 
     def find_sql(self, *, names: bool = True) -> str:
         """``select key, linked from table where …`` with placeholders (see module doc)."""
         needle = "{needle}" if names and self.names_in_mentions else "{id_needle}"
-        blob = " || ' ' || ".join(f"coalesce({c}::text, '')" for c in self.text)
-        mention = f"({blob}) ~* {needle}" if self.text else "false"
+        blob = " || ' ' || ".join(f"coalesce({c}::text, '')" for c in self.text if c not in self.binary)
+        mention = f"({blob}) ~* {needle}" if blob else "false"
         linked = f"({self.linked})" if self.linked else "false"
         collected = "".join(f", ({col})::text as c_{name}" for name, col in self.collect)
         return (
@@ -114,8 +119,8 @@ REGISTRY: tuple[SubjectTable, ...] = (
         "KPIs; " + ART_16_IV,
         text=("name", "email", "phone", "meta"),
         linked=(
-            "lower(email) = {email} or regexp_replace(coalesce(phone, ''), '\\D', '', 'g') = any({phone_digits}) "
-            "or regexp_replace(coalesce(meta->>'cpf', meta->>'cpfCnpj', ''), '\\D', '', 'g') = {cpf}"
+            "lower(email) = any({emails}) or regexp_replace(coalesce(phone, ''), '\\D', '', 'g') = any({phone_digits}) "
+            "or regexp_replace(coalesce(meta->>'cpf', meta->>'cpfCnpj', ''), '\\D', '', 'g') = any({cpfs})"
         ),
         set={
             "name": "'titular removido'",
@@ -139,18 +144,51 @@ REGISTRY: tuple[SubjectTable, ...] = (
         "threads",
         "delete",
         "conversations of the subject are deleted with their messages",
-        text=("external_id",),
+        # The inbox's conversation state names the contact (contact_name, the preview of the
+        # last message, Luddy's handoff summary); assignee is a staff member's user id.
+        text=("external_id", "contact_name", "status_reason", "handoff_summary", "last_message_preview"),
         linked="lead_id = any({lead_ids}) or external_id ~* {id_needle}",
-        reviewed=("channel", "status"),
+        reviewed=("channel", "status", "assignee"),
         collect=(("thread_ids", "id"),),
     ),
     SubjectTable(
         "messages",
         "delete",
         "messages of the subject's conversations are deleted",
-        text=("sender", "body", "meta"),
+        # media: the provider's media refs (ids, captions, file names); status_reason: the
+        # provider's failure text (can quote the recipient).
+        text=("sender", "body", "meta", "media", "status_reason"),
         linked="thread_id = any({thread_ids})",
-        reviewed=("direction",),
+        reviewed=("direction", "content_type", "provider_message_id", "status", "turn_state"),
+        collect=(("message_ids", "id"), ("provider_ids", "provider_message_id")),
+    ),
+    SubjectTable(
+        "outbound_deliveries",
+        "delete",
+        "what was sent to the subject (the part's text, the recipient's address) goes with the conversation",
+        text=("recipient", "content", "error"),
+        linked="thread_id = any({thread_ids}) or message_id = any({message_ids})",
+        reviewed=("idempotency_key", "status", "provider_message_id", "error_code"),
+    ),
+    SubjectTable(
+        "inbound_deliveries",
+        "delete",
+        "the stored webhook item (the provider's raw payload: the contact's phone or address, profile name and "
+        "text) of the subject's messages and of the status callbacks about messages sent to them is deleted; a "
+        "delivery of someone else that mentions the subject is masked",
+        text=("item", "outcome"),
+        linked="message_id = any({message_ids}) or provider_message_id = any({provider_ids}) "
+        "or item->'contact'->>'value' ~* {id_needle} or item->>'recipient' ~* {id_needle}",
+        reviewed=("provider", "kind", "event_key", "provider_message_id"),
+    ),
+    SubjectTable(
+        "thread_notes",
+        "delete",
+        "staff's private notes on the subject's conversations are deleted with them; notes elsewhere that "
+        "mention the subject are masked",
+        text=("body",),
+        linked="thread_id = any({thread_ids})",
+        reviewed=("author",),
     ),
     SubjectTable(
         "agent_runs",
@@ -159,7 +197,7 @@ REGISTRY: tuple[SubjectTable, ...] = (
         text=("input", "output", "sources", "tool_calls", "error"),
         linked="thread_id = any({thread_ids})",
         set={"input": "''", "output": "null", "sources": "'[]'::jsonb", "tool_calls": "'[]'::jsonb", "error": "null"},
-        reviewed=("status", "model", "ab_bucket"),
+        reviewed=("status", "model", "ab_bucket", "price_version"),
         collect=(("run_ids", "id"),),
         collect_mentions=True,
     ),
@@ -294,9 +332,11 @@ REGISTRY: tuple[SubjectTable, ...] = (
     SubjectTable(
         "idempotency_keys",
         "keep",
-        "stored responses stay (a retried request must not run twice) with the subject masked",
-        text=("response_body",),
-        reviewed=("principal", "key", "method", "path", "request_hash", "status"),
+        "stored responses stay (a retried request must not run twice) with the subject masked; the exact "
+        "response bytes are masked as UTF-8 text (same number of characters)",
+        text=("response_body", "response_bytes"),
+        binary=("response_bytes",),
+        reviewed=("principal", "key", "method", "path", "request_hash", "status", "response_headers"),
         key="principal || ':' || key",
     ),
     SubjectTable(
@@ -351,6 +391,18 @@ NOT_PERSONAL: tuple[NotPersonal, ...] = (
         ),
     ),
     NotPersonal("processed_events", "consumer dedupe markers (event ids)", ("consumer",)),
+    NotPersonal(
+        "channel_accounts",
+        "the tenant's own provider accounts (its WhatsApp business number, Instagram account, inbound address, "
+        "chat widget) and their encrypted credentials: data of the business, not of a customer; a customer's "
+        "identity lives on threads/messages/deliveries",
+        ("channel", "provider", "external_id", "name", "base_url", "config", "secrets", "secret_hints"),
+    ),
+    NotPersonal(
+        "ai_budgets",
+        "the tenant's monthly AI budget settings (limit, policy, which member changed it)",
+        ("on_exceed", "updated_by"),
+    ),
 )
 
 # Column names that point at a person or a conversation: a table with one must be registered.

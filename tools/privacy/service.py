@@ -33,20 +33,24 @@ from db.pool import tenant_tx
 from knowledge.ingest import Ingestor, is_transient
 
 from . import store
-from .identifiers import Redactor, Subject
+from .identifiers import Redactor, Subject, national_digits
 from .redis_keys import sweep
 from .registry import REGISTRY, SubjectTable
 
 log = logging.getLogger("tridium.privacy")
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-_ID_LISTS = ("lead_ids", "thread_ids", "run_ids", "deal_ids", "invoice_ids", "doc_ids")
+_ID_LISTS = ("lead_ids", "thread_ids", "message_ids", "run_ids", "deal_ids", "invoice_ids", "doc_ids")
+_TEXT_ID_LISTS = ("payment_ids", "provider_ids")
 _TYPES = {name: "uuid[]" for name in _ID_LISTS} | {
     "payment_ids": "text[]",
+    "provider_ids": "text[]",
     "phone_digits": "text[]",
     "hashes": "text[]",
     "email": "text",
     "cpf": "text",
+    "emails": "text[]",
+    "cpfs": "text[]",
     "needle": "text",
     "id_needle": "text",
     "request_id": "uuid",
@@ -128,13 +132,17 @@ class Footprint:
 
     def params(self, hash_key: bytes, request_id: UUID) -> dict[str, Any]:
         s = self.subject
-        national = s.phone_national
-        digits = [national, "55" + national] if national and s.phone and s.phone.startswith("+55") else [national]
+        digits: list[str] = []
+        for phone in s.values("phone"):  # the given number and those found on the subject's records
+            national = national_digits(phone)
+            digits += [national, "55" + national] if phone.startswith("+55") else [national]
         ids = s.identifiers_only()
         return {
-            **{name: sorted(self.ids.get(name, set())) for name in (*_ID_LISTS, "payment_ids")},
+            **{name: sorted(self.ids.get(name, set())) for name in (*_ID_LISTS, *_TEXT_ID_LISTS)},
             "email": s.email,
             "cpf": s.cpf,
+            "emails": s.values("email"),
+            "cpfs": s.values("cpf"),
             "phone_digits": [d for d in digits if d] or None,
             "needle": s.needle_regex(),
             "id_needle": ids.needle_regex(),
@@ -165,9 +173,8 @@ async def resolve(
     if saved:
         fp.merge(saved)
     for entry in REGISTRY:
-        sql, args = _compile(entry.find_sql(), fp.params(hash_key, request_id))
-        rows = await conn.fetch(sql, *args)
         found = fp.tables.setdefault(entry.table, Found(set(), set()))
+        rows = await _find(conn, entry, fp, hash_key, request_id)
         for r in rows:
             (found.linked if r["linked"] else found.mentions).add(r["k"])
             if r["linked"] or entry.collect_mentions:
@@ -181,7 +188,51 @@ async def resolve(
                         fp.subject = fp.subject.with_alias(name, value)
                     else:
                         fp.ids.setdefault(name, set()).add(value)
+        if entry.binary:
+            found.mentions |= await _binary_mentions(conn, entry, fp.subject)
     return fp
+
+
+_ALIASES = ("email", "phone", "cpf")
+
+
+async def _find(
+    conn: asyncpg.Connection, entry: SubjectTable, fp: Footprint, hash_key: bytes, request_id: UUID
+) -> list[asyncpg.Record]:
+    """The entry's rows. An entry that collects identifiers (leads) runs again while they
+    grow: a lead found by CPF gives a phone, which finds the lead the inbox created from her
+    WhatsApp number; bounded, the identifiers of one person are few."""
+    rows: dict[str, asyncpg.Record] = {}
+    subject = fp.subject
+    for _ in range(4):
+        sql, args = _compile(entry.find_sql(), fp.params(hash_key, request_id))
+        for r in await conn.fetch(sql, *args):
+            if r["k"] not in rows or (r["linked"] and not rows[r["k"]]["linked"]):
+                rows[r["k"]] = r
+        if not any(name in _ALIASES for name, _col in entry.collect):
+            break
+        for r in rows.values():
+            if r["linked"]:
+                for name, _col in entry.collect:
+                    if name in _ALIASES and r[f"c_{name}"] is not None:
+                        subject = subject.with_alias(name, r[f"c_{name}"])
+        if subject.aliases == fp.subject.aliases:
+            break
+        fp.subject = Subject(fp.subject.email, fp.subject.phone, fp.subject.cpf, fp.subject.names, subject.aliases)
+    return list(rows.values())
+
+
+async def _binary_mentions(conn: asyncpg.Connection, entry: SubjectTable, subject: Subject) -> set[str]:
+    """Rows whose bytea columns, decoded as UTF-8 (invalid bytes replaced), name the subject."""
+    redactor = Redactor(subject if entry.names_in_mentions else subject.identifiers_only())
+    cols = ", ".join(entry.binary)
+    present = " or ".join(f"{c} is not null" for c in entry.binary)
+    rows = await conn.fetch(f"select {entry.key}::text as k, {cols} from {entry.table} where {present}")
+    return {
+        r["k"]
+        for r in rows
+        if any(r[c] is not None and redactor.found(bytes(r[c]).decode("utf-8", "replace")) for c in entry.binary)
+    }
 
 
 # Export -------------------------------------------------------------------------------------
@@ -256,7 +307,7 @@ async def _erase_table(
             out["redacted"] += await _redact_rows(conn, entry, set(linked), redactor, rest)
     if mentions:
         if entry.on_mention == "delete":
-            blob = " || ' ' || ".join(f"coalesce({c}::text, '')" for c in entry.text)
+            blob = " || ' ' || ".join(f"coalesce({c}::text, '')" for c in entry.text if c not in entry.binary)
             sql, args = _compile(
                 f"delete from {entry.table} where {entry.key}::text = any({{keys}}) and ({blob}) ~* {{needle}}",
                 params | {"keys": sorted(mentions)},
