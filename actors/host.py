@@ -353,15 +353,12 @@ class AgentHost:
     async def _emit(self, run: _Run, event: str, data: dict[str, Any]) -> None:
         """Queue an event of the run (written behind it, in order; see ``_finish``).
 
-        Does not yield the loop: the writer sends what is pending when the run next waits
-        (for the model, a tool's I/O, the database), so the events of one CPU-bound stretch
-        (``tool.result`` + ``sources`` + the answer's ``delta``s from the offline model)
-        go out in one Redis round trip and reach the client as one read and one SSE write,
-        instead of one each. An event waits at most for the end of the stretch it was
-        emitted in; a model that streams over the network yields between its chunks.
+        One turn of the loop, not a Redis round trip: enough for the writer to send what is
+        pending, and for the loop to take what arrived, while the run goes on.
         """
         assert run.writer is not None
         run.writer.emit(event, data)
+        await asyncio.sleep(0)
 
     async def _execute(self, run: _Run, lock: asyncio.Lock) -> None:
         req = run.request
