@@ -44,8 +44,8 @@ _PATCH_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def _require_writer(ctx: TenantContext) -> None:
-    if ctx.role == "viewer":
-        raise Forbidden("viewers cannot change CRM records", details={"role": ctx.role})
+    if ctx.read_only:  # viewers and auditors read; they never write
+        raise Forbidden("read-only roles cannot change CRM records", details={"role": ctx.role})
 
 
 @router.get("/leads", response_model=LeadPage)
@@ -64,6 +64,7 @@ async def list_leads(
 
 @router.post("/leads", response_model=Lead, status_code=201)
 async def create_lead(body: LeadIn, ctx: Tenant, idem: Idempotent) -> object:
+    _require_writer(ctx)
     return await idem.respond(201, lambda conn: crm.create_lead(conn, ctx.tenant_id, body.model_dump()))
 
 
@@ -97,6 +98,7 @@ async def list_threads(
 
 @router.post("/threads", response_model=Thread, status_code=201)
 async def create_thread(body: ThreadIn, state: State, ctx: Tenant) -> dict[str, object]:
+    _require_writer(ctx)
     async with tenant_tx(state.pool, ctx.tenant_id) as conn:
         return await crm.create_thread(conn, ctx.tenant_id, body.model_dump())
 
@@ -120,6 +122,7 @@ async def list_messages(
 async def create_message(body: MessageIn, state: State, ctx: Tenant) -> dict[str, object]:
     """Record a message; ``direction: out`` on a channel conversation also sends it through the
     channel (asynchronously: its ``status`` follows queued → sent → delivered → read or failed)."""
+    _require_writer(ctx)
     async with tenant_tx(state.pool, ctx.tenant_id) as conn:
         message = await crm.create_message(conn, ctx.tenant_id, body.model_dump())
         if await send_through_channel(conn, ctx.tenant_id, message) is not None:
@@ -142,6 +145,7 @@ async def list_deals(
 
 @router.post("/deals", response_model=Deal, status_code=201)
 async def create_deal(body: DealIn, state: State, ctx: Tenant) -> dict[str, object]:
+    _require_writer(ctx)
     async with tenant_tx(state.pool, ctx.tenant_id) as conn:
         return await crm.create_deal(conn, ctx.tenant_id, body.model_dump())
 
@@ -168,4 +172,5 @@ async def update_deal(deal_id: UUID, body: DealPatch, state: State, ctx: Tenant)
 
 @router.post("/deals/{deal_id}/win", response_model=Deal)
 async def win_deal(deal_id: UUID, ctx: Tenant, idem: Idempotent) -> object:
+    _require_writer(ctx)
     return await idem.respond(200, lambda conn: crm.win_deal(conn, ctx.tenant_id, deal_id, source="api"))

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from core.settings import Settings
 from db.pool import tenant_tx
@@ -116,6 +117,31 @@ async def test_viewers_cannot_patch(
     assert (await client.get(f"/deals/{deal['id']}", headers=viewer.headers())).json()["stage"] == "open"
     assert (await client.get(f"/leads/{lead['id']}", headers=viewer.headers())).json()["stage"] == "new"
     assert await _events(app_pool, owner, "deal.stage_changed") == []
+
+
+@pytest.mark.parametrize("role", ["viewer", "auditor"])
+async def test_read_only_roles_cannot_create_crm_records(
+    client: httpx.AsyncClient, make_member: MakeMember, app_pool: asyncpg.Pool, settings: Settings, role: str
+) -> None:
+    owner = await make_member()
+    lead = await _lead(client, owner)
+    deal = await _deal(client, owner, lead["id"])
+    user_id = str(uuid.uuid4())
+    await upsert_membership(app_pool, owner.tenant_id, user_id, None, role)
+    ro = Member(owner.tenant_id, owner.slug, user_id, mint_token(settings, user_id=user_id))
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    thread = {"channel": "chat", "external_id": "ro"}
+    for method, path, body, extra in (
+        ("POST", "/leads", {"name": "Ro", "email": "ro@example.com"}, key),
+        ("POST", "/threads", thread, {}),
+        ("POST", "/deals", {"lead_id": lead["id"], "value_cents": 100}, {}),
+        ("POST", f"/deals/{deal['id']}/win", {}, key),
+    ):
+        r = await client.request(method, path, json=body, headers=ro.headers(**extra))
+        _err(r, 403, "forbidden")
+    leads = (await client.get("/leads", headers=owner.headers())).json()["items"]
+    assert [x["id"] for x in leads] == [lead["id"]]
+    assert (await client.get(f"/deals/{deal['id']}", headers=owner.headers())).json()["stage"] == "open"
 
 
 async def test_get_deal(client: httpx.AsyncClient, make_member: MakeMember) -> None:
