@@ -48,6 +48,13 @@ EVENT_TYPES = frozenset({INBOX_RECEIVED, OUTBOUND_QUEUED})
 DUE_KEY = "tridium:inbox:due"
 
 
+async def _tenants_with_work(pool: asyncpg.Pool) -> list[TenantId]:
+    """Tenants with an active turn, pending messages or queued/sending outbound rows (one
+    definer function across tenants, migration 0008: cost follows the work, not the tenants)."""
+    rows = await pool.fetch("select t from inbox_tenants_with_work() as t order by t")
+    return [TenantId(r["t"]) for r in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     status: str  # completed | failed | cancelled | interrupted | unknown
@@ -209,10 +216,9 @@ class InboxWorker:
     # Lifecycle ----------------------------------------------------------------------------
 
     async def recover(self) -> dict[str, int]:
-        """Re-read what a previous incarnation left (all tenants, one transaction each)."""
+        """Re-read what a previous incarnation left (each tenant with work, one transaction each)."""
         report = {"threads": 0, "turns": 0, "outbound": 0}
-        async with self._pool.acquire() as conn:
-            ids = [TenantId(r["id"]) for r in await conn.fetch("select id from tenants order by id")]
+        ids = await _tenants_with_work(self._pool)
         for tenant_id in ids:
             async with tenant_tx(self._pool, tenant_id) as conn:
                 stale = await stale_turns(conn, tenant_id)
@@ -242,8 +248,7 @@ class InboxWorker:
     async def sweep(self) -> int:
         """Schedule every tenant's threads with pending messages again: the due set lives in
         Redis, and a Redis that lost it (restart without persistence) must not strand them."""
-        async with self._pool.acquire() as conn:
-            ids = [TenantId(r["id"]) for r in await conn.fetch("select id from tenants order by id")]
+        ids = await _tenants_with_work(self._pool)
         found = 0
         for tenant_id in ids:
             async with tenant_tx(self._pool, tenant_id) as conn:
