@@ -7,12 +7,9 @@ rest; its webhooks go to the gateway's per-tenant URLs. See docs/inbox.md for cu
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,8 @@ import httpx
 from core.settings import Settings
 from db.pool import create_pool, tenant_tx
 from db.tenants import get_tenant_by_slug
+
+from .sandboxes import SandboxProcess
 
 INSTAGRAM_ACCOUNT = "17841400000000001"  # the sandbox's default account id
 INSTAGRAM_TOKEN = "IGAA-sandbox-token"
@@ -31,40 +30,6 @@ MAILGUN_KEY = "sandbox-mailgun-signing-key"
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex((host, port)) != 0
-
-
-class SandboxProcess:
-    """One sandbox as a child process; ``stop()`` is called by the launcher's shutdown."""
-
-    def __init__(self, name: str, module: str, args: list[str], health_url: str, log_path: Path) -> None:
-        self.name, self.module, self.args, self.health_url, self.log_path = name, module, args, health_url, log_path
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log_file:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, *self.args], stdout=log_file, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise SystemExit(f"the {self.name} sandbox exited with {self._proc.returncode}; see {self.log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.health_url, timeout=1).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise SystemExit(f"the {self.name} sandbox did not start in {timeout_s:.0f}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
 
 
 def channel_sandboxes(settings: Settings, data_dir: Path, host: str = "127.0.0.1") -> list[SandboxProcess]:
@@ -150,4 +115,4 @@ async def setup_demo_channels(settings: Settings, tenant_slug: str, host: str = 
     return {"tenant_id": str(tenant_id), "widget_key": key, "inbox_address": inbox_address}
 
 
-__all__ = ["SandboxProcess", "channel_sandboxes", "setup_demo_channels"]
+__all__ = ["channel_sandboxes", "setup_demo_channels"]

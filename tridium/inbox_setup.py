@@ -9,11 +9,7 @@ sent with ``POST /sandbox/inbound`` reaches Luddy and the answer comes back to t
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,64 +19,24 @@ from core.settings import Settings
 from db.pool import create_pool, tenant_tx
 from db.tenants import get_tenant_by_slug
 
-from .payments_setup import _free_port, _port_free
+from .sandboxes import SandboxProcess, port_or_free
 
 DEMO_PHONE_NUMBER_ID = "100000000000001"
 
 
-class WhatsAppSandboxProcess:
-    """The sandbox as a child process; ``stop()`` is called by the launcher's shutdown."""
-
-    def __init__(self, data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = port if _port_free(host, port) else _free_port(host)
-        if self.port != port:
-            print(f"warning: port {port} is taken; the WhatsApp sandbox uses {self.port}", file=sys.stderr)
-        self.log_path = data_dir / "whatsapp-sandbox.log"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_file = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tools.channels.whatsapp.sandbox",
-                "--host",
-                self.host,
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        log_file.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise SystemExit(f"the WhatsApp sandbox exited with {self._proc.returncode}; see {self.log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/sandbox/messages", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise SystemExit(f"the WhatsApp sandbox did not start in {timeout_s:.0f}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
+def whatsapp_sandbox(data_dir: Path, port: int, host: str = "127.0.0.1") -> SandboxProcess:
+    """The WhatsApp Cloud API sandbox child process (not started)."""
+    port = port_or_free("WhatsApp", host, port)
+    url = f"http://{host}:{port}"
+    args = ["--host", host, "--port", str(port), "--log-level", "warning"]
+    return SandboxProcess(
+        "WhatsApp",
+        "tools.channels.whatsapp.sandbox",
+        args,
+        url + "/sandbox/messages",
+        data_dir / "whatsapp-sandbox.log",
+        url,
+    )
 
 
 async def setup_demo_whatsapp(settings: Settings, tenant_slug: str, sandbox_url: str) -> dict[str, Any]:
@@ -124,4 +80,4 @@ async def setup_demo_whatsapp(settings: Settings, tenant_slug: str, sandbox_url:
     return {"phone_number_id": DEMO_PHONE_NUMBER_ID, "webhook_url": webhook_url}
 
 
-__all__ = ["DEMO_PHONE_NUMBER_ID", "WhatsAppSandboxProcess", "setup_demo_whatsapp"]
+__all__ = ["DEMO_PHONE_NUMBER_ID", "whatsapp_sandbox", "setup_demo_whatsapp"]

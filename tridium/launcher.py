@@ -371,9 +371,9 @@ def start_asaas_sandbox(settings: Settings, services: Environment) -> Any:
     """The local Asaas sandbox (a simulator) for the demo tenant, stopped with the rest."""
     if not settings.asaas_sandbox:
         return None
-    from tridium.payments_setup import AsaasSandboxProcess
+    from tridium.payments_setup import asaas_sandbox
 
-    sandbox = AsaasSandboxProcess(settings.data_dir.absolute(), settings.asaas_sandbox_port)
+    sandbox = asaas_sandbox(settings.data_dir.absolute(), settings.asaas_sandbox_port)
     sandbox.start()
     services.started.append(sandbox)
     return sandbox
@@ -414,9 +414,9 @@ def start_whatsapp_sandbox(settings: Settings, services: Environment) -> Any:
     """The local WhatsApp Cloud API sandbox (a simulator), stopped with the rest."""
     if not settings.whatsapp_sandbox:
         return None
-    from tridium.inbox_setup import WhatsAppSandboxProcess
+    from tridium.inbox_setup import whatsapp_sandbox
 
-    sandbox = WhatsAppSandboxProcess(settings.data_dir.absolute(), settings.whatsapp_sandbox_port)
+    sandbox = whatsapp_sandbox(settings.data_dir.absolute(), settings.whatsapp_sandbox_port)
     sandbox.start()
     services.started.append(sandbox)
     return sandbox

@@ -9,12 +9,7 @@ the gateway's ``/webhooks/asaas``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,80 +19,24 @@ from core.settings import Settings
 from db.pool import create_pool
 from db.tenants import get_tenant_by_slug
 
+from .sandboxes import SandboxProcess, port_or_free
+
 log = logging.getLogger("tridium.launcher")
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-class AsaasSandboxProcess:
-    """The sandbox as a child process; ``stop()`` is called by the launcher's shutdown."""
-
-    def __init__(self, data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = port if _port_free(host, port) else _free_port(host)
-        if self.port != port:
-            print(f"warning: port {port} is taken; the Asaas sandbox uses {self.port}", file=sys.stderr)
-        self.state_path = data_dir / "asaas-sandbox.json"
-        self.log_path = data_dir / "asaas-sandbox.log"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        log_file = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tools.asaas.sandbox",
-                "--host",
-                self.host,
-                "--port",
-                str(self.port),
-                "--state",
-                str(self.state_path),
-                "--log-level",
-                "warning",
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        log_file.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise SystemExit(f"the Asaas sandbox exited with {self._proc.returncode}; see {self.log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise SystemExit(f"the Asaas sandbox did not start in {timeout_s:.0f}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
+def asaas_sandbox(data_dir: Path, port: int, host: str = "127.0.0.1") -> SandboxProcess:
+    """The Asaas sandbox child process (not started); its state lives in the data dir."""
+    port = port_or_free("Asaas", host, port)
+    url = f"http://{host}:{port}"
+    args = ["--host", host, "--port", str(port), "--state", str(data_dir / "asaas-sandbox.json")]
+    return SandboxProcess(
+        "Asaas",
+        "tools.asaas.sandbox",
+        [*args, "--log-level", "warning"],
+        url + "/",
+        data_dir / "asaas-sandbox.log",
+        url,
+    )
 
 
 async def setup_demo_payments(settings: Settings, tenant_slug: str, sandbox_url: str, email: str) -> dict[str, Any]:
@@ -120,4 +59,4 @@ async def setup_demo_payments(settings: Settings, tenant_slug: str, sandbox_url:
         await pool.close()
 
 
-__all__ = ["AsaasSandboxProcess", "setup_demo_payments"]
+__all__ = ["asaas_sandbox", "setup_demo_payments"]
