@@ -198,6 +198,61 @@ SEEDS: dict[str, Seed] = {
            values ($1, 'export', '{"email": "maria@example.com"}', array[md5($2::text)], array['email'], $2)
            returning id""",
     ),
+    # 0012 ads
+    "ad_accounts": Seed(
+        "name",
+        """insert into ad_accounts (tenant_id, platform, external_id, name, secrets)
+           values ($1, 'meta', 'act_' || md5($2::text), $2, '\\x00'::bytea) returning id""",
+    ),
+    "ad_policies": Seed(
+        "updated_by",
+        """insert into ad_policies (tenant_id, daily_cap_minor, monthly_cap_minor, updated_by)
+           values ($1, 10000, 300000, $2)""",
+    ),
+    "ad_objects": Seed(
+        "name",
+        """insert into ad_objects (tenant_id, account_id, platform, level, external_id, name, status,
+                                   daily_budget_minor)
+           values ($1, $3, 'meta', 'campaign', md5($2::text), $2, 'paused', 5000) returning id""",
+        ("ad_accounts",),
+    ),
+    "ad_changes": Seed(
+        "requested_by",
+        """insert into ad_changes (tenant_id, account_id, object_id, kind, requested_by, idempotency_key, params)
+           values ($1, $3, $4, 'set_budget', $2, $2, '{"daily_budget_minor": 6000}') returning id""",
+        ("ad_accounts", "ad_objects"),
+    ),
+    "ad_metrics_daily": Seed(
+        "external_id",
+        """insert into ad_metrics_daily (tenant_id, account_id, platform, level, external_id, day, impressions,
+                                         clicks, spend_minor)
+           values ($1, $3, 'meta', 'campaign', $2, current_date, 1000, 20, 3500) returning id""",
+        ("ad_accounts",),
+    ),
+    "ad_sync_runs": Seed(
+        "error",
+        """insert into ad_sync_runs (tenant_id, account_id, since, until, error)
+           values ($1, $3, current_date, current_date, $2) returning id""",
+        ("ad_accounts",),
+    ),
+    "ad_rules": Seed(
+        "name",
+        "insert into ad_rules (tenant_id, name, kind, params) values ($1, $2, 'stop_loss', '{}') returning id",
+    ),
+    "lead_attribution": Seed(
+        "click_id",
+        """insert into lead_attribution (tenant_id, lead_id, platform, campaign_external_id, click_id_kind, click_id)
+           values ($1, $3, 'meta', '120210000000001', 'fbclid', $2)
+           on conflict (tenant_id, lead_id) do update set click_id = excluded.click_id returning id""",
+        ("leads",),
+    ),
+    "ad_conversions": Seed(
+        "event_id",
+        """insert into ad_conversions (tenant_id, account_id, platform, event_id, kind, lead_id, value_minor,
+                                       occurred_at)
+           values ($1, $3, 'meta', $2, 'purchase', $4, 19900, now()) returning id""",
+        ("ad_accounts", "leads"),
+    ),
     "event_log": Seed("type", "insert into event_log (tenant_id, type, payload) values ($1, $2, '{}') returning id"),
     "processed_events": Seed(
         "consumer",

@@ -261,6 +261,28 @@ REGISTRY: tuple[SubjectTable, ...] = (
         reviewed=("source", "campaign"),
     ),
     SubjectTable(
+        "lead_attribution",
+        "delete",
+        "where the subject's lead came from: the ad click id (fbclid/gclid/ttclid/ctwa_clid) is a pseudonymous "
+        "identifier of the person, so the row goes; the ad spend KPIs keep the anonymised lead's source and campaign",
+        text=("click_id", "utm"),
+        linked="lead_id = any({lead_ids})",
+        reviewed=(
+            *("platform", "campaign_external_id", "adset_external_id", "ad_external_id", "click_id_kind"),
+            *("touch", "source"),
+        ),
+    ),
+    SubjectTable(
+        "ad_conversions",
+        "anonymise",
+        "a conversion sent to an ad platform: value, currency, date and status stay for ROAS and CAC; the hashed "
+        "identifiers, click ids and the platform's answer are cleared; " + ART_16_IV,
+        text=("identifiers", "response", "error"),
+        linked="lead_id = any({lead_ids}) or deal_id = any({deal_ids})",
+        set={"identifiers": "'{}'::jsonb", "response": "null", "error": "null", "updated_at": "now()"},
+        reviewed=("platform", "event_id", "kind", "currency", "status", "error_code"),
+    ),
+    SubjectTable(
         "creatives",
         "keep",
         "a marketing asset of the tenant; mentions of the subject are masked",
@@ -398,6 +420,32 @@ NOT_PERSONAL: tuple[NotPersonal, ...] = (
         "identity lives on threads/messages/deliveries",
         ("channel", "provider", "external_id", "name", "base_url", "config", "secrets", "secret_hints"),
     ),
+    NotPersonal(
+        "ad_accounts",
+        "the tenant's own ad-platform accounts and their encrypted tokens: data of the business",
+        ("platform", "external_id", "name", "currency", "timezone", "base_url", "config", "secrets", "secret_hints"),
+    ),
+    NotPersonal("ad_policies", "the tenant's ad spend guardrails (caps, which member changed them)", ("updated_by",)),
+    NotPersonal(
+        "ad_objects",
+        "the tenant's campaigns, ad sets, ads and creatives as mirrored from the ad platform",
+        ("platform", "level", "external_id", "parent_external_id", "name", "status", "meta"),
+    ),
+    NotPersonal(
+        "ad_changes",
+        "changes to the tenant's ad objects (budgets, statuses) with who asked and approved them",
+        (
+            *("kind", "requested_by", "idempotency_key", "params", "before", "after", "status", "dry_run"),
+            *("decided_by", "decision_note", "error_code", "error"),
+        ),
+    ),
+    NotPersonal(
+        "ad_metrics_daily",
+        "aggregate ad delivery per object and day (impressions, clicks, spend)",
+        ("platform", "level", "external_id", "campaign_external_id", "currency", "raw"),
+    ),
+    NotPersonal("ad_sync_runs", "insights sync bookkeeping", ("status", "error")),
+    NotPersonal("ad_rules", "the tenant's ad optimisation rules", ("name", "kind", "params", "platform")),
     NotPersonal(
         "ai_budgets",
         "the tenant's monthly AI budget settings (limit, policy, which member changed it)",
