@@ -7,7 +7,8 @@ run and the conversation turn in Postgres. Turns of one thread are serialised (F
 a second message while a run is in progress waits its turn instead of interleaving.
 
 A run costs two durable commits: one when it starts (the run record and, when the
-thread's turn is free, the user's message) and one when it ends (the record's outcome and
+thread's turn is free, the user's message; on a new thread the thread, the record and the
+message are one statement) and one when it ends (the record's outcome and
 the answer). The configuration is kept between runs and re-read only when its stamp
 changes (``actors.config.STAMP_SQL``, fetched with the run lookup). Events are written
 behind the run, in order (``actors.events.RunEventWriter``), and flushed before the run
@@ -198,29 +199,47 @@ class AgentHost:
                 found, config = await self._config_or_run(conn, req.run_id)
                 if found is not None:
                     return RunTicket(run_id=req.run_id, thread_id=found[0], status=found[1], existing=True)
-                thread = await memory.ensure_thread(conn, self.tenant_id, req.thread_id, self.agent, req.run_id)
-                if lock is None:  # a new thread: no one can name it before this commits
-                    key = thread["id"]
+                turn = None
+                if req.thread_id is None:
+                    # A new thread: no one can name it before this commits, and it has no
+                    # history; thread, run and message go in one statement.
+                    key = uuid4()
                     lock = self._locks.setdefault(key, asyncio.Lock())
                     await lock.acquire()
                     owned = True
-                prompt = pick_prompt(config.prompts, thread["id"])
-                model_name = await ai_cost.gate(conn, self.tenant_id, self._model_name(config))
-                await memory.create_run(
-                    conn,
-                    self.tenant_id,
-                    run_id=req.run_id,
-                    agent_id=config.id,
-                    thread_id=thread["id"],
-                    input_=req.input,
-                    model=model_name,
-                    prompt_version_id=prompt.id,
-                    ab_bucket=prompt.ab_bucket,
-                )
-                turn = None
-                if owned:
-                    new_thread = req.thread_id is None  # no history to read
-                    turn = await self._begin_turn(conn, req, thread["id"], thread["status"], new_thread=new_thread)
+                    prompt = pick_prompt(config.prompts, key)
+                    model_name = await ai_cost.gate(conn, self.tenant_id, self._model_name(config))
+                    thread = await memory.start_on_new_thread(
+                        conn,
+                        self.tenant_id,
+                        thread_id=key,
+                        agent=self.agent,
+                        run_id=req.run_id,
+                        agent_id=config.id,
+                        input_=req.input,
+                        model=model_name,
+                        prompt_version_id=prompt.id,
+                        ab_bucket=prompt.ab_bucket,
+                        message=self._user_message(req),
+                    )
+                    turn = _TurnStart(thread["status"], [])
+                else:
+                    thread = await memory.ensure_thread(conn, self.tenant_id, req.thread_id, self.agent, req.run_id)
+                    prompt = pick_prompt(config.prompts, thread["id"])
+                    model_name = await ai_cost.gate(conn, self.tenant_id, self._model_name(config))
+                    await memory.create_run(
+                        conn,
+                        self.tenant_id,
+                        run_id=req.run_id,
+                        agent_id=config.id,
+                        thread_id=thread["id"],
+                        input_=req.input,
+                        model=model_name,
+                        prompt_version_id=prompt.id,
+                        ab_bucket=prompt.ab_bucket,
+                    )
+                    if owned:
+                        turn = await self._begin_turn(conn, req, thread["id"], thread["status"])
             writer = self.events.writer(self.tenant_id, req.run_id)
             run = _Run(req, thread["id"], config, prompt, model_name, writer, turn)
         finally:
@@ -277,7 +296,7 @@ class AgentHost:
         return None, config
 
     async def _begin_turn(
-        self, conn: asyncpg.Connection, req: RunRequest, thread_id: UUID, status: str | None, *, new_thread: bool
+        self, conn: asyncpg.Connection, req: RunRequest, thread_id: UUID, status: str | None
     ) -> _TurnStart:
         """The thread's history so far, then the user's message (holding the turn lock).
 
@@ -285,23 +304,22 @@ class AgentHost:
         they are the input, not history, and are not written a second time."""
         inbox_turn = bool(req.context.get("inbox_turn"))
         exclude = req.run_id if inbox_turn else None
-        past = (
-            []
-            if new_thread
-            else await memory.history(conn, self.tenant_id, thread_id, self.agent, exclude_turn=exclude)
-        )
-        if inbox_turn:
+        past = await memory.history(conn, self.tenant_id, thread_id, self.agent, exclude_turn=exclude)
+        message = self._user_message(req)
+        if message is None:
             return _TurnStart(status, past)
+        sender, meta = message
         await memory.append_message(
-            conn,
-            self.tenant_id,
-            thread_id,
-            direction="in",
-            sender=req.principal or "customer",
-            body=req.input,
-            meta={"agent": self.agent, "run_id": str(req.run_id), "context": req.context},
+            conn, self.tenant_id, thread_id, direction="in", sender=sender, body=req.input, meta=meta
         )
         return _TurnStart(status, past)
+
+    def _user_message(self, req: RunRequest) -> tuple[str, dict[str, Any]] | None:
+        """(sender, meta) of the user's message the run writes; None for an inbox turn, whose
+        messages are already stored."""
+        if req.context.get("inbox_turn"):
+            return None
+        return req.principal or "customer", {"agent": self.agent, "run_id": str(req.run_id), "context": req.context}
 
     def _forget_lock(self, thread_id: UUID, lock: asyncio.Lock) -> None:
         if not lock.locked() and self._locks.get(thread_id) is lock:
@@ -400,7 +418,7 @@ class AgentHost:
             async with tenant_tx(self.deps.pool, self.tenant_id) as conn:
                 thread = await memory.thread_state(conn, self.tenant_id, run.thread_id)
                 status = None if thread is None else thread["status"]
-                turn_start = await self._begin_turn(conn, req, run.thread_id, status, new_thread=False)
+                turn_start = await self._begin_turn(conn, req, run.thread_id, status)
         past = turn_start.past
         if self.agent == "luddy" and turn_start.thread_status in HUMAN_OWNED:
             # A human has the conversation: record the message, do not auto-reply.

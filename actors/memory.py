@@ -62,6 +62,53 @@ async def ensure_thread(
     return row
 
 
+async def start_on_new_thread(
+    conn: asyncpg.Connection,
+    tenant_id: TenantId,
+    *,
+    thread_id: UUID,
+    agent: str,
+    run_id: UUID,
+    agent_id: UUID,
+    input_: str,
+    model: str,
+    prompt_version_id: UUID,
+    ab_bucket: str,
+    message: tuple[str, dict[str, Any]] | None,
+) -> asyncpg.Record:
+    """A run on a new thread, in one round trip: the thread (id chosen by the caller, the
+    external id ``ensure_thread`` gives a new thread), the run record (as ``create_run``)
+    and, with ``message`` (sender, meta), the user's message (``input_``, as
+    ``append_message``). Returns the thread's (id, status, lead_id)."""
+    row = await conn.fetchrow(
+        """with t as (
+               insert into threads (tenant_id, id, channel, external_id) values ($1, $2, 'chat', $3)
+               returning id, status, lead_id),
+           r as (
+               insert into agent_runs
+                   (id, tenant_id, agent_id, thread_id, status, input, model, prompt_version_id, ab_bucket)
+               select $4, $1, $5, t.id, 'running', $6, $7, $8, $9 from t),
+           m as (
+               insert into messages (tenant_id, thread_id, direction, sender, body, meta)
+               select $1, t.id, 'in', $10, $6, $11 from t where $12)
+           select id, status, lead_id from t""",
+        tenant_id,
+        thread_id,
+        f"agent:{agent}:{run_id}",
+        run_id,
+        agent_id,
+        input_,
+        model,
+        prompt_version_id,
+        ab_bucket,
+        message[0] if message else None,
+        message[1] if message else None,
+        message is not None,
+    )
+    assert row is not None
+    return row
+
+
 async def thread_state(conn: asyncpg.Connection, tenant_id: TenantId, thread_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "select id, status, lead_id from threads where tenant_id = $1 and id = $2", tenant_id, thread_id
@@ -254,6 +301,7 @@ __all__ = [
     "append_message",
     "create_run",
     "ensure_thread",
+    "start_on_new_thread",
     "find_run",
     "finish_run",
     "get_run",

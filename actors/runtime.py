@@ -63,6 +63,7 @@ class AgentActor:
         self._watchdog: asyncio.Task[None] | None = None
         self._warmup: asyncio.Task[None] | None = None
         self._closers: list[Any] = []
+        self._search: Any = None
 
     async def _ensure(self) -> Any:
         if self._host is not None:
@@ -73,19 +74,23 @@ class AgentActor:
 
                 from core.tenancy import TenantId
                 from db.pool import create_pool
-                from knowledge.remote import ServeSearcher
+                from knowledge.remote import ModelServedSearcher, SearcherQueryEmbedder
 
                 from .host import AgentHost, HostDeps
 
                 settings = Settings()
                 pool = await create_pool(settings.require_database_url(), min_size=1, max_size=4)
                 client = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
-                search = ServeSearcher(handle_factory=_searcher_handle)
+                # The search SQL runs here; the Searcher deployment embeds uncached queries.
+                search = ModelServedSearcher(
+                    settings, pool, client, SearcherQueryEmbedder(handle_factory=_searcher_handle)
+                )
                 deps = HostDeps(settings, pool, client, search, peers=RayRuntime(settings))
                 host = AgentHost(deps, TenantId(self._tenant_id), self._agent)
                 await host.activate()
                 self._closers = [client.aclose, pool.close]
                 self._host = host
+                self._search = search
                 self._watchdog = asyncio.create_task(self._watch_idle(settings.agent_idle_s))
                 self._warmup = asyncio.create_task(self._warm_up())
                 # Ray hands a call's result back from another thread, which needs the GIL:
@@ -99,8 +104,9 @@ class AgentActor:
     async def _warm_up(self) -> None:
         """After activation, off the caller's path: what a first run would otherwise wait
         for — agno (imported when the agent is first built) and, for agents that search,
-        the Searcher handle (``ray.serve`` import, controller lookup, router start). A run
-        that needs one of them meanwhile waits for the same import or lock, not twice."""
+        the Searcher handle (``ray.serve`` import, controller lookup, router start) and its
+        query model's name. A run that needs one of them meanwhile waits for the same import
+        or lock, not twice."""
         from .tools import catalog
 
         # One thread of its own at a lower CPU priority: on a busy node the head start must
@@ -110,8 +116,8 @@ class AgentActor:
         try:
             await loop.run_in_executor(pool, importlib.import_module, f"{__package__}.agno_build")
             if "kb_search" in catalog(self._agent):
-                handle = await loop.run_in_executor(pool, _searcher_handle)
-                await handle.model.remote()
+                await loop.run_in_executor(pool, _searcher_handle)
+                await self._search.load()  # the query model's name, for the cache key
         except Exception:  # only a head start: the first run does it (and reports) otherwise
             log.debug("agent warm-up failed", exc_info=True)
         finally:

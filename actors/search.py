@@ -3,8 +3,10 @@
 Agents search the knowledge base with the same hybrid search (pgvector + Portuguese full
 text, fused by RRF; ``knowledge.search``) that ``/rag/search`` serves, always async:
 
-* in a Ray actor, through the ``Searcher`` Serve deployment (``knowledge.remote.ServeSearcher``),
-  so every actor shares one query-embedding model and its Redis cache;
+* in a Ray actor, the search SQL on the actor's own pool with the query's embedding from
+  the shared Redis cache, or on a miss from the ``Searcher`` Serve deployment
+  (``knowledge.remote.ModelServedSearcher``), so every actor shares one query-embedding
+  model and its cache, and a cached query costs no hop to another process;
 * in-process (plain uvicorn, tests), the gateway's own ``HybridSearcher``.
 
 Both are passed to the agent host as a ``SearchFn``; results carry their sources

@@ -9,7 +9,7 @@ import redis.asyncio as redis
 from core.settings import Settings
 from knowledge.blobs import BlobStore
 from knowledge.embedding import Embedder, LocalSentenceTransformer, OpenAICompatibleEmbedder
-from knowledge.index_policy import HnswParams
+from knowledge.index_policy import hnsw_params
 from knowledge.ingest import Ingestor
 from knowledge.pdf_ranges import PageRangeRunner, ThreadPageRanges
 from knowledge.search import HybridSearcher
@@ -43,26 +43,10 @@ def make_embedder(settings: Settings, client: httpx.AsyncClient | None = None) -
     )
 
 
-def hnsw_params(settings: Settings) -> HnswParams:
-    return HnswParams(
-        m=settings.kb_hnsw_m,
-        ef_construction=settings.kb_hnsw_ef_construction,
-        ef_search=settings.kb_ef_search,
-        max_scan_tuples=settings.kb_max_scan_tuples,
-    )
-
-
 def make_searcher(
     settings: Settings, pool: asyncpg.Pool, embedder: Embedder, cache: redis.Redis | None
 ) -> HybridSearcher:
-    return HybridSearcher(
-        pool,
-        embedder,
-        cache,
-        threshold=settings.kb_hnsw_threshold,
-        params=hnsw_params(settings),
-        cache_ttl_s=settings.kb_query_cache_ttl_s,
-    )
+    return HybridSearcher.from_settings(settings, pool, embedder, cache)
 
 
 def make_ingestor(

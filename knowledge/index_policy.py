@@ -19,11 +19,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from core.tenancy import TenantId
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 _IDENT = re.compile(r"[^a-z0-9]+")
 
@@ -43,6 +46,15 @@ class HnswParams:
     ef_construction: int = 64
     ef_search: int = 100
     max_scan_tuples: int = 20_000
+
+
+def hnsw_params(settings: Settings) -> HnswParams:
+    return HnswParams(
+        m=settings.kb_hnsw_m,
+        ef_construction=settings.kb_hnsw_ef_construction,
+        ef_search=settings.kb_ef_search,
+        max_scan_tuples=settings.kb_max_scan_tuples,
+    )
 
 
 async def ensure_hnsw(conn: asyncpg.Connection, model: str, dim: int, params: HnswParams) -> bool:

@@ -35,10 +35,11 @@ import redis.asyncio as redis
 
 from core.tenancy import TenantId
 from db.pool import tenant_tx
-from knowledge.index_policy import CorpusSizes, HnswParams, sql_literal
+from knowledge.index_policy import CorpusSizes, HnswParams, hnsw_params, sql_literal
 from knowledge.store import vector_literal
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from knowledge.embedding import Embedder
 
 log = logging.getLogger("tridium.knowledge.search")
@@ -168,6 +169,19 @@ class HybridSearcher:
         self._sizes = CorpusSizes()
         self._hnsw_sql: dict[tuple[str, int], str] = {}
         self._exact_sql = exact_sql()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, pool: asyncpg.Pool, embedder: Embedder, cache: redis.Redis | None
+    ) -> HybridSearcher:
+        return cls(
+            pool,
+            embedder,
+            cache,
+            threshold=settings.kb_hnsw_threshold,
+            params=hnsw_params(settings),
+            cache_ttl_s=settings.kb_query_cache_ttl_s,
+        )
 
     @property
     def model(self) -> str:

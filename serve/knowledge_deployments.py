@@ -8,7 +8,9 @@
   arrive together into one request. It asks for a GPU when the cluster has one.
 * ``Searcher`` runs hybrid search (``knowledge.search``). It embeds queries with its own
   in-process copy of the model instead of calling the Embedder: a query would otherwise
-  wait behind a batch of ingestion chunks (seconds on CPU); a query costs a few ms.
+  wait behind a batch of ingestion chunks (seconds on CPU); a query costs a few ms. Agent
+  actors run the search SQL themselves and ask it only for the embedding of a query that
+  is not in the Redis cache (``embed_queries``; ``knowledge.remote.SearcherQueryEmbedder``).
 * ``KnowledgeSweeper`` submits the ingestion tasks and repairs what was lost
   (``knowledge.dispatch.UploadDispatcher``): the gateway hands it each new upload right
   after commit (``take_upload``), and it remembers which uploads have a task waiting or
@@ -29,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from array import array
 from typing import Any
 from uuid import UUID
 
@@ -97,7 +100,8 @@ class SearcherDeployment:
         self._pool = await create_pool(settings.require_database_url(), min_size=1, max_size=8)
         self._redis = redis.from_url(settings.require_redis_url(), socket_timeout=2, socket_connect_timeout=2)
         self._client = httpx.AsyncClient(timeout=30)
-        self._searcher = make_searcher(settings, self._pool, make_embedder(settings, self._client), self._redis)
+        self._embedder = make_embedder(settings, self._client)
+        self._searcher = make_searcher(settings, self._pool, self._embedder, self._redis)
 
     async def search(self, tenant_id: str, query: str, k: int, space_id: str | None) -> list[dict[str, Any]]:
         results = await self._searcher.search(
@@ -107,6 +111,17 @@ class SearcherDeployment:
 
     async def model(self) -> str:
         return self._searcher.model
+
+    async def embedding_model(self) -> dict[str, Any]:
+        """The query model's name, dimension and window (``knowledge.remote.SearcherQueryEmbedder``)."""
+        return {"model": self._embedder.model_name, "dim": self._embedder.dim, "max_tokens": self._embedder.max_tokens}
+
+    async def embed_queries(self, queries: list[str]) -> bytes:
+        """Embed queries with this replica's model, uncached (the caller caches): agent actors
+        run the search SQL themselves and come here only for a query not in the cache.
+        float32 bytes, one vector after the other (a quarter of a pickled list of floats)."""
+        vectors = await self._embedder.embed(queries)
+        return b"".join(array("f", v).tobytes() for v in vectors)
 
     async def __del__(self) -> None:
         await self._client.aclose()
