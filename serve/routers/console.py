@@ -45,7 +45,8 @@ SECURITY_HEADERS = {
 def console_files(root: Path = STATIC_DIR) -> dict[str, Path]:
     """Every servable file, by its URL path under /console/ ("" is the index)."""
     files = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.suffix in _TYPES}
-    files[""] = root / "index.html"
+    if "index.html" in files:
+        files[""] = files["index.html"]
     return files
 
 

@@ -1,6 +1,6 @@
 // Pix checkout: POST /payments/asaas/intent (Idempotency-Key), then GET /payments/{id}
 // until the payer has paid (Asaas → webhook → reconcile turns the intent RECEIVED).
-import { newKey } from "./api.js";
+import { ApiError, newKey } from "./api.js";
 import { $, errorText, money, setText } from "./dom.js";
 const PAID = new Set(["RECEIVED", "CONFIRMED", "RECEIVED_IN_CASH"]);
 const FINAL = new Set([...PAID, "REFUNDED", "DELETED", "CANCELLED"]);
@@ -29,6 +29,8 @@ async function poll(api, intentId) {
     }
     catch (err) {
         setText("pay-error", errorText(err));
+        if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429)
+            return;
     }
     watching = window.setTimeout(() => void poll(api, intentId), POLL_MS);
 }

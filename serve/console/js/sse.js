@@ -17,6 +17,10 @@ export async function* readSse(response) {
             buffer += value;
             let nl;
             while ((nl = buffer.search(/\r\n|\r|\n/)) >= 0) {
+                // A lone "\r" at the end may be the first half of "\r\n" (sse-starlette's separator)
+                // split across reads: wait for the next read before deciding.
+                if (nl === buffer.length - 1 && buffer[nl] === "\r")
+                    break;
                 const line = buffer.slice(0, nl);
                 buffer = buffer.slice(buffer[nl] === "\r" && buffer[nl + 1] === "\n" ? nl + 2 : nl + 1);
                 if (line === "") {

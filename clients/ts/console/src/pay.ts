@@ -1,6 +1,6 @@
 // Pix checkout: POST /payments/asaas/intent (Idempotency-Key), then GET /payments/{id}
 // until the payer has paid (Asaas → webhook → reconcile turns the intent RECEIVED).
-import { type Api, type Schemas, newKey } from "./api.js";
+import { type Api, ApiError, type Schemas, newKey } from "./api.js";
 import { $, errorText, money, setText } from "./dom.js";
 
 type Intent = Schemas["IntentOut"];
@@ -31,6 +31,7 @@ async function poll(api: Api, intentId: string): Promise<void> {
     if (FINAL.has(intent.status)) return;
   } catch (err) {
     setText("pay-error", errorText(err));
+    if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429) return;
   }
   watching = window.setTimeout(() => void poll(api, intentId), POLL_MS);
 }
