@@ -133,7 +133,8 @@ async def test_console_upload_chat_resume_pix_and_kpis(browser: Browser, platfor
         answer = await page.locator("#answer").text_content() or ""
         assert answer.startswith(partial) and len(answer) > len(partial), (partial, answer)
         assert "90 dias" in answer, answer
-        await expect(page.locator("#sources li").first).to_contain_text("trancamento")
+        await expect(page.locator("#sources li").first).to_contain_text(re.compile("trancamento", re.IGNORECASE))
+        await expect(page.locator("#asked")).to_have_text(f"You: {QUESTION}")
         await shot(page, "04-chat-resumed-completed")
 
         # A Pix checkout, paid in the sandbox (as the payer's bank would), turns paid.

@@ -10,6 +10,7 @@ function load() {
     return raw ? JSON.parse(raw) : null;
 }
 function render(state) {
+    setText("asked", state.input ? `You: ${state.input}` : "");
     setText("answer", state.text);
     const status = $("run-status");
     const resumed = state.resumes > 0 ? ` (resumed ${state.resumes}x)` : "";
@@ -39,8 +40,9 @@ function apply(state, ev) {
         state.text += data.text;
     }
     else if (ev.event === "sources") {
-        for (const s of data.sources)
-            state.sources.push(`[${s.n}] ${s.title}`);
+        for (const s of data.sources) {
+            state.sources.push(`[${s.n}] ${s.title}${s.source ? ` (${s.source})` : ""}`);
+        }
     }
     else if (ev.event === "run.completed") {
         state.status = "completed";

@@ -33,13 +33,16 @@ async function signIn(session) {
     setText("who", describe(me));
     show("login", false);
     show("panels", true);
+    show("sign-out", true);
     await Promise.allSettled([knowledge.loadSpaces(api), kpi.refresh(api), chat.resume(api)]);
 }
 function signOut() {
     sessionStorage.removeItem(SESSION);
     chat.forget();
     api = null;
+    setText("who", "");
     show("panels", false);
+    show("sign-out", false);
     show("login", true);
 }
 function on(id, handler) {

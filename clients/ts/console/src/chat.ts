@@ -55,6 +55,7 @@ function load(): RunState | null {
 }
 
 function render(state: RunState): void {
+  setText("asked", state.input ? `You: ${state.input}` : "");
   setText("answer", state.text);
   const status = $("run-status");
   const resumed = state.resumes > 0 ? ` (resumed ${state.resumes}x)` : "";
@@ -83,7 +84,9 @@ function apply(state: RunState, ev: SseEvent): void {
   } else if (ev.event === "delta") {
     state.text += (data as Delta).text;
   } else if (ev.event === "sources") {
-    for (const s of (data as { sources: Source[] }).sources) state.sources.push(`[${s.n}] ${s.title}`);
+    for (const s of (data as { sources: Source[] }).sources) {
+      state.sources.push(`[${s.n}] ${s.title}${s.source ? ` (${s.source})` : ""}`);
+    }
   } else if (ev.event === "run.completed") {
     state.status = "completed";
     state.intact = state.text === (data as Completed).output;

@@ -35,6 +35,7 @@ async function signIn(session: Session): Promise<void> {
   setText("who", describe(me));
   show("login", false);
   show("panels", true);
+  show("sign-out", true);
   await Promise.allSettled([knowledge.loadSpaces(api), kpi.refresh(api), chat.resume(api)]);
 }
 
@@ -42,7 +43,9 @@ function signOut(): void {
   sessionStorage.removeItem(SESSION);
   chat.forget();
   api = null;
+  setText("who", "");
   show("panels", false);
+  show("sign-out", false);
   show("login", true);
 }
 
