@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run down status test lint format openapi ts-types bench lock clean
+.PHONY: install system-deps run down status test lint format openapi ts-types console bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-# The pinned TypeScript generator (clients/ts/package-lock.json); `npm ci` reinstalls it
+# The pinned TypeScript generator and compiler (clients/ts/package-lock.json); `npm ci` reinstalls them
 # from the lock (offline once the npm cache has the tarballs).
 TS_STAMP := clients/ts/node_modules/.installed
 $(TS_STAMP): clients/ts/package.json clients/ts/package-lock.json
@@ -58,10 +58,16 @@ format: install
 openapi: install
 	$(BIN)/python -m serve.openapi
 	cd clients/ts && npm run --silent generate
+	cd clients/ts && npm run --silent console:build
 
 # TypeScript types of the API from docs/openapi.json (tests/unit/test_ts_types.py checks drift).
 ts-types: install
 	cd clients/ts && npm run --silent generate
+
+# The operator console (clients/ts/console → serve/console/js; tests/unit/test_console_build.py
+# checks the committed build). Type-checked against the generated API types.
+console: install
+	cd clients/ts && npm run --silent console:build
 
 bench: install system-deps
 	@bash scripts/system-deps.sh bench

@@ -8,6 +8,9 @@ langs=$(tesseract --list-langs 2>/dev/null || true)
 if ! grep -qx por <<<"$langs"; then need+=(tesseract-ocr tesseract-ocr-por); fi
 # The TypeScript contract (clients/ts): openapi-typescript runs on Node.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then need+=(nodejs npm); fi
+# The console E2E test (tests/cluster/test_console_e2e.py): Playwright drives Debian's Chromium
+# (no `playwright install` browser download).
+if ! command -v chromium >/dev/null; then need+=(chromium); fi
 # Alert rules are unit-tested with promtool (tests/unit/test_alert_rules.py).
 if ! command -v promtool >/dev/null; then need+=(prometheus); fi
 # `make bench` drives HTTP load with wrk.

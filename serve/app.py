@@ -34,6 +34,7 @@ from .routers import (
     ai_cost,
     audit,
     channels,
+    console,
     creatives,
     crm,
     health,
@@ -129,6 +130,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         inbox_webhooks.router,
         channels.router,
         widget.router,
+        console.router,
     ):
         app.include_router(router)
     # Outermost first: CORS answers preflights before auth and rate limits see them.
