@@ -232,6 +232,11 @@ async def test_insights_daily_rows_at_campaign_and_ad_level_with_paging(env: Env
     assert sum(r.spend_minor for r in ad_rows if r.external_id == ad1.external_id) == 3 * 1_234
     assert [r.impressions for r in ad_rows if r.external_id == ad1.external_id] == [1000, 1001, 1002]
 
+    reads = await env.requests("read")
+    await _campaign(env)
+    assert len(await env.connector.list_campaigns(env.account)) == 3
+    assert await env.requests("read") == reads + 2  # 3 campaigns, pages of 2
+
 
 def _sha(v: str) -> str:
     return hashlib.sha256(v.encode()).hexdigest()
@@ -285,6 +290,28 @@ async def test_conversions_are_hashed_and_duplicates_counted(env: Env) -> None:
     assert w["user_data"]["whatsapp_business_account_id"] == "102290129340398"
     assert w["user_data"]["ph"] == [_sha("5511987654321")]  # national number got +55
     assert [e["duplicates"] for e in events] == [1, 0, 1] and events[2]["duplicate"] is True
+
+
+async def test_refused_conversions_are_reported_per_event(env: Env) -> None:
+    now = datetime.now(UTC)
+    anonymous = ConversionEvent(event_id="x-1", kind="lead", occurred_at=now)
+    stale = ConversionEvent(event_id="x-2", kind="lead", occurred_at=now - timedelta(days=8), email="a@b.com")
+    fresh = ConversionEvent(event_id="x-3", kind="lead", occurred_at=now, email="c@d.com")
+    results = await env.connector.send_conversions(env.account, [anonymous, stale, fresh])
+    assert [r.event_id for r in results] == ["x-1", "x-2", "x-3"]
+    assert results[0].accepted is False and "identifier" in (results[0].error or "")
+    # Meta refuses the whole request when one event is invalid: both go back as not accepted.
+    assert [r.accepted for r in results[1:]] == [False, False] and "7 days" in (results[1].error or "")
+    got = (await env.admin.get("/sandbox/conversions", params={"account": env.account.external_id})).json()
+    assert got["events"] == []
+    await env.fault(operation="events", kind="server_error", count=2)
+    ok = await env.connector.send_conversions(env.account, [fresh])  # events are safe to retry (event_id dedupe)
+    assert ok[0].accepted and await env.requests("events") == 4
+    test_account = view(env.sandbox.base_url, env.account.external_id, capi_test_event_code="TEST123")
+    await env.connector.send_conversions(test_account, [fresh])
+    got = (await env.admin.get("/sandbox/conversions", params={"account": env.account.external_id})).json()
+    assert [e["test_event_code"] for e in got["events"]] == [None, "TEST123"]
+    assert got["duplicates"] == 1
 
 
 async def test_invalid_token_maps_to_auth_failed(env: Env) -> None:

@@ -25,6 +25,15 @@ account has a ``base_url``; the version from ``config.api_version`` or the const
   types — summing their ``offsite_conversion.*``/``onsite_conversion.*`` parts too would
   double count) and their ``action_values``.
 
+Account settings read here (``AdAccountView``): ``external_id`` (the ad account id, with or
+without ``act_``), ``currency``, ``base_url``; ``secrets.access_token`` (and optionally
+``secrets.capi_access_token`` for the Conversions API); ``config`` keys ``page_id`` (needed
+for creatives), ``pixel_id`` (needed for conversions), ``waba_id`` (click-to-WhatsApp
+conversions), and optional ``api_version``, ``special_ad_categories`` (default ``[]``),
+``optimization_goal``, ``destination_type``, ``conversion_action_types``,
+``capi_action_source`` (default ``system_generated``), ``capi_test_event_code``,
+``default_country_code`` (default ``55``).
+
 Parameters go form-encoded with arrays/objects as JSON strings, as Meta's SDKs send them
 (``facebook_business/api.py``); the token goes as ``Authorization: Bearer`` (Graph accepts it
 as well as ``access_token``; a header keeps it out of URLs and logs).
@@ -211,6 +220,14 @@ class MetaAdsConnector:
                 body = self._json(response)
                 if response.status_code == 200 and body is not None and "error" not in body:
                     return body
+                if response.status_code == 200 and body is None:
+                    raise AdsPlatformError(
+                        "Meta answered 200 without a JSON object",
+                        platform=PLATFORM,
+                        retriable=False,
+                        provider_code="bad_response",
+                        http_status=200,
+                    )
                 mapped = to_ads_error(response.status_code, body, response.headers)
                 if not isinstance(mapped, AdsPlatformError) or not mapped.retriable:
                     raise mapped
