@@ -184,6 +184,10 @@ async def test_dry_runs_return_dryrun_and_change_nothing(env: Env) -> None:
         validate_only=True,
     )
     assert isinstance(refused, DryRun) and not refused.ok and "campaign budget" in refused.messages[0]
+    no_campaign = await env.connector.create_adset(
+        env.account, AdSetSpec(campaign_external_id="404", name="x"), validate_only=True
+    )
+    assert isinstance(no_campaign, DryRun) and not no_campaign.ok
     dry_ad = await env.connector.create_ad(
         env.account,
         CreativeSpec(adset_external_id="0", name="n", headline="h", body="b", link_url="https://e.com"),

@@ -360,12 +360,17 @@ class MetaAdsConnector:
     async def create_adset(
         self, account: AdAccountView, spec: AdSetSpec, *, validate_only: bool = False
     ) -> AdObject | DryRun:
-        campaign = await self._call(
-            account,
-            "GET",
-            f"{self._base(account)}/{spec.campaign_external_id}",
-            params={"fields": "id,objective,daily_budget"},
-        )
+        try:
+            campaign = await self._call(
+                account,
+                "GET",
+                f"{self._base(account)}/{spec.campaign_external_id}",
+                params={"fields": "id,objective,daily_budget"},
+            )
+        except AdsRequestRejected as exc:
+            if validate_only:  # an unknown campaign is the dry run's answer
+                return DryRun(supported=True, ok=False, messages=(exc.message,), raw={"error": exc.details})
+            raise
         objective = str(campaign.get("objective") or "OUTCOME_TRAFFIC")
         params: dict[str, Any] = {
             "name": spec.name,
