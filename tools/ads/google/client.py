@@ -32,6 +32,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import secrets
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -135,7 +136,9 @@ class GoogleAdsConnector:
         self.api_version = api_version
         self._max_attempts = max_attempts
         self._max_retry_wait_s = max_retry_wait_s
-        self._backoff = wait_exponential_jitter(initial=backoff_initial_s, jitter=backoff_initial_s, max=backoff_max_s)
+        self._backoff = wait_exponential_jitter(
+            multiplier=backoff_initial_s, jitter=backoff_initial_s, max=backoff_max_s
+        )
 
     # --- transport ----------------------------------------------------------------------
 
@@ -317,7 +320,8 @@ class GoogleAdsConnector:
                     "campaignBudgetOperation": {
                         "create": {
                             "resourceName": budget_temp,
-                            "name": f"{spec.name} budget" + (f" [{spec.client_ref}]" if spec.client_ref else ""),
+                            # budget names are unique per account: never reuse one by accident
+                            "name": f"{spec.name} budget [{spec.client_ref or secrets.token_hex(4)}]",
                             "amountMicros": str(minor_to_micros(spec.daily_budget_minor, account.currency)),
                             "deliveryMethod": "STANDARD",
                             "explicitlyShared": False,
