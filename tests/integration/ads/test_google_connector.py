@@ -400,3 +400,48 @@ async def test_invalid_requests_are_rejected_with_googles_code(
             ),
         )
     assert info.value.provider_code == "adError.TOO_FEW_HEADLINES"
+
+
+async def test_ad_group_and_ad_status_changes(
+    google: GoogleAdsConnector, account: AdAccountView, http: httpx.AsyncClient, sandbox: RunningSandbox
+) -> None:
+    campaign = await new_campaign(google, account, "Níveis", 1_000)
+    group = await google.create_adset(account, AdSetSpec(campaign_external_id=campaign.external_id, name="G"))
+    assert isinstance(group, AdObject)
+    ad = await google.create_ad(
+        account,
+        CreativeSpec(
+            adset_external_id=group.external_id,
+            name="A",
+            headline="Um\nDois\nTrês",
+            body="Primeira descrição.\nSegunda descrição.",
+            link_url="https://example.com/",
+        ),
+    )
+    assert isinstance(ad, AdObject)
+    g = await google.set_status(account, "adset", group.external_id, "active")
+    a = await google.set_status(account, "ad", ad.external_id, "active")
+    assert isinstance(g, AdObject) and g.status == "active" and g.parent_external_id == campaign.external_id
+    assert isinstance(a, AdObject) and a.status == "active" and a.parent_external_id == group.external_id
+    statuses = {o["level"]: o["status"] for o in await objects(http, sandbox)}
+    assert statuses["adset"] == "ENABLED" and statuses["ad"] == "ENABLED" and statuses["campaign"] == "PAUSED"
+    with pytest.raises(AdsRequestRejected):
+        await google.set_daily_budget(account, "adset", group.external_id, 500)  # budgets belong to campaigns
+
+
+async def test_conversion_upload_retried_after_5xx_counts_once(
+    google: GoogleAdsConnector, account: AdAccountView, http: httpx.AsyncClient, sandbox: RunningSandbox
+) -> None:
+    await fault(http, sandbox, operation="uploadClickConversions", kind="unavailable", count=1)
+    event = ConversionEvent(
+        event_id="pay_9",
+        kind="purchase",
+        occurred_at=datetime(2026, 1, 11, 9, 0, tzinfo=UTC),
+        value_minor=5_000,
+        click_id="gclid-9",
+        click_id_kind="gclid",
+    )
+    [result] = await google.send_conversions(account, [event])
+    assert result.accepted and not result.duplicate
+    received = (await http.get(f"{sandbox.base_url}/sandbox/conversions", params={"account": CUSTOMER})).json()
+    assert [(c["orderId"], c["duplicates"]) for c in received] == [("pay_9", 0)]

@@ -20,9 +20,10 @@ Creates are always ``PAUSED``. ``create_campaign`` sends budget and campaign in 
 ``googleAds:mutate`` with a temporary budget resource name (``.../campaignBudgets/-1``), so a
 failed campaign leaves no orphan budget and ``validate_only`` can check both.
 
-Retries (tenacity, jittered exponential backoff): reads and idempotent updates retry on
-5xx / transport errors / quota errors; creates and conversion uploads retry only on quota
-errors (refused before anything was done) and connection failures (nothing was sent). A
+Retries (tenacity, jittered exponential backoff): reads, idempotent updates and conversion
+uploads (deduplicated by ``orderId``) retry on 5xx / transport errors / quota errors;
+creates retry only on quota errors (refused before anything was done) and connection
+failures (nothing was sent) - a 5xx after a create is raised with ``retriable=False``. A
 quota error whose ``retryDelay`` exceeds ``max_retry_wait_s`` is raised at once as
 ``AdsRateLimited`` with ``retry_after_s``.
 """
@@ -40,7 +41,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from ..base import AdAccountView
+from ..base import AdAccountView, AdsConnector
 from ..errors import AdAccountNotConfigured, AdsPlatformError, AdsRateLimited, AdsRequestRejected
 from ..models import (
     AdObject,
@@ -541,11 +542,13 @@ class GoogleAdsConnector:
             payload.append(conv)
             sent_index.append(i)
         if payload:
+            # SAFE to retry: every conversion carries orderId = event_id, so a repeat of an
+            # upload that did land comes back ORDER_ID_ALREADY_IN_USE (reported duplicate).
             data = await self._post(
                 account,
                 ":uploadClickConversions",
                 {"conversions": payload, "partialFailure": True},
-                retry=Retry.UNSENT_ONLY,
+                retry=Retry.SAFE,
             )
             failed = _errors_by_index(data)
             for j, i in enumerate(sent_index):
@@ -708,6 +711,11 @@ def _outcome(data: dict[str, Any], n: int) -> MutateOutcome:
         rn = entry.get("resourceName") if isinstance(entry, dict) else None
         results.append(None if i in errors else rn)
     return MutateOutcome(results, errors, data)
+
+
+def _conforms(http: httpx.AsyncClient) -> AdsConnector:
+    """Type check only: ``GoogleAdsConnector`` implements the ``AdsConnector`` protocol."""
+    return GoogleAdsConnector(http)
 
 
 __all__ = ["DEFAULT_API_VERSION", "GOOGLE_ADS_HOST", "GoogleAdsConnector", "MutateOutcome", "Retry"]
