@@ -76,6 +76,9 @@ _CUT = re.compile(r"\b(diminu\w*|reduz\w*|baix\w*|cort\w*)\b")
 _PCT = re.compile(r"(\d{1,4}(?:[.,]\d+)?)\s*%")
 _BRL = re.compile(r"r\$\s*(\d[\d.]*(?:,\d{1,2})?)")
 _BUDGET = re.compile(r"or[cç]amento|verba")
+_LIST = re.compile(
+    r"\b(liste|listar|mostre|quais s[aã]o)\s+(as\s+)?(minhas\s+|nossas\s+)?campanhas\b|campanhas (ativas|pausadas)"
+)
 _NAME = re.compile(
     r"campanha\s+[\"“']?(?!de\b|em\b|para\b)([^\"”'.,;!?]+?)[\"”']?(?=\s+(?:e|para|em|no|na|com|de|por)\b|[.,;!?]|$)",
     re.IGNORECASE,
@@ -107,7 +110,7 @@ def ad_commands(turn: Turn) -> Plan | None:
     elif _ACTIVATE.search(text) and (campaign or calls or "campanha" in text):
         calls.append(("set_campaign_status", {"campaign": campaign, "status": "active"}))
     if not calls:
-        if re.search(r"\bcampanhas?\b", text) and turn.may("list_campaigns"):
+        if _LIST.search(text) and turn.may("list_campaigns"):
             return Plan.call("list_campaigns")
         done = turn.done("list_campaigns")
         return Plan.say(str(done.result["summary"])) if done else None
