@@ -133,3 +133,54 @@ async def test_an_injected_instruction_never_exceeds_a_cap_or_activates(env: Env
     # Lucy's proposal cannot be approved by Lucy: only by a person through the route.
     pending = [c for c in await _changes(app_pool, env) if c["status"] == "proposed"]
     assert pending and all(c["needs_approval"] for c in pending)
+
+
+async def _tool(env: Env, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    r = await env.client.post(
+        f"/agents/tools/{name}/invoke",
+        json={"agent": "lucy", "args": args},
+        headers=env.owner.headers() | {"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 200, r.text
+    result: dict[str, Any] = r.json()["result"]
+    return result
+
+
+async def test_lucy_reads_campaigns_and_insights_and_plans(env: Env, app_pool: asyncpg.Pool) -> None:
+    from db.pool import tenant_tx
+
+    async with tenant_tx(app_pool, env.owner.tenant_id) as conn:
+        await conn.execute(
+            """insert into ad_metrics_daily (tenant_id, account_id, platform, level, external_id, day, impressions,
+                                             clicks, spend_minor, conversions)
+               values ($1, $2, 'meta', 'campaign', $3, current_date - 1, 10000, 250, 8000, 4)""",
+            env.owner.tenant_id,
+            uuid.UUID(env.campaign["account_id"]),
+            env.campaign["external_id"],
+        )
+    listed = await _tool(env, "list_campaigns", {})
+    assert listed["summary"] == "Campanhas: Pizza SP (meta, paused, R$ 100,00/dia)."
+    insights = await _tool(env, "read_insights", {"days": 7})
+    assert insights["campaigns"][0] | {} == {
+        "platform": "meta",
+        "campaign": "Pizza SP",
+        "spend_minor": 8000,
+        "impressions": 10000,
+        "clicks": 250,
+        "ctr": 0.025,
+        "cpc_minor": 32,
+        "conversions": 4.0,
+        "cpa_minor": 2000,
+    }
+    plan = await _tool(
+        env,
+        "propose_plan",
+        {
+            "steps": [
+                {"campaign": "Pizza SP", "action": "budget", "percent": 10},
+                {"campaign": "Pizza SP", "action": "pause"},
+            ]
+        },
+    )
+    assert [s["status"] for s in plan["steps"]] == ["proposed", "applied"], plan
+    assert plan["steps"][0]["needs_approval"]
