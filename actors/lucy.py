@@ -105,9 +105,10 @@ def ad_commands(turn: Turn) -> Plan | None:
         elif pct and (_RAISE.search(text) or _CUT.search(text)):
             value = float(pct.group(1).replace(",", "."))
             calls.append(("change_budget", {"campaign": campaign, "percent": -value if _CUT.search(text) else value}))
-    if _PAUSE.search(text):
+    about_ads = bool(campaign or calls or "campanha" in text)
+    if _PAUSE.search(text) and about_ads:
         calls.append(("set_campaign_status", {"campaign": campaign, "status": "paused"}))
-    elif _ACTIVATE.search(text) and (campaign or calls or "campanha" in text):
+    elif _ACTIVATE.search(text) and about_ads:
         calls.append(("set_campaign_status", {"campaign": campaign, "status": "active"}))
     if not calls:
         if _LIST.search(text) and turn.may("list_campaigns"):

@@ -45,3 +45,4 @@ def test_injected_instruction_becomes_guarded_calls() -> None:
 def test_kpi_questions_still_go_to_kpis() -> None:
     assert Lucy().plan(turn("leads por campanha?")).calls[0][0] == "get_kpis"
     assert Lucy().plan(turn("liste as campanhas")).calls == [("list_campaigns", {})]
+    assert Lucy().plan(turn("quantos leads vieram depois da pausa?")).calls[0][0] == "get_kpis"
