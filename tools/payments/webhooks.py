@@ -27,7 +27,7 @@ from core.errors import Unauthorized
 from core.logging import request_id_var
 from core.tenancy import TenantId
 from db import payments as q
-from db.pool import tenant_tx
+from db.pool import statement_conn, tenant_tx
 
 from .errors import MalformedWebhook
 
@@ -133,8 +133,22 @@ async def _authenticate(
         cache.put(tenant_id, stored)
 
 
-async def ingest(pool: asyncpg.Pool, token: str | None, body: bytes, cache: TokenHashCache | None = None) -> Ingested:
-    """Authenticate and store one delivery; returns once it is committed (then answer 200)."""
+async def ingest(
+    pool: asyncpg.Pool,
+    token: str | None,
+    body: bytes,
+    cache: TokenHashCache | None = None,
+    *,
+    one_call: bool = True,
+) -> Ingested:
+    """Authenticate and store one delivery; returns once it is committed (then answer 200).
+
+    ``one_call`` (the default, ADR 0008): a well-formed delivery is one autocommit
+    statement (``db.payments.ingest_asaas_event``: token check, raw event, outbox event,
+    NOTIFY), so one Postgres round trip. ``one_call=False`` keeps the older
+    ``tenant_tx`` path (BEGIN, set_config, token read unless ``cache`` holds it, insert,
+    COMMIT) for side-by-side benchmarks. Malformed bodies always take that path: the
+    sender is authenticated first, then the problem goes to ``error_logs``."""
     if not token:
         raise Unauthorized("missing asaas-access-token")
     tenant_id = tenant_of_token(token)
@@ -143,6 +157,21 @@ async def ingest(pool: asyncpg.Pool, token: str | None, body: bytes, cache: Toke
         event = parse_event(body)
     except MalformedWebhook as exc:
         problem = exc
+    if problem is None and one_call:
+        async with statement_conn(pool) as conn:
+            outcome = await q.ingest_asaas_event(
+                conn,
+                tenant_id,
+                token_hash=token_hash(token),
+                event_id=event.event_id,
+                event_type=event.event_type,
+                payment_id=event.payment_id,
+                payload=event.payload,
+                request_id=request_id_var.get(),
+            )
+        if outcome == "unauthorized":
+            raise Unauthorized("invalid webhook token")
+        return Ingested(tenant_id, event.event_id, duplicate=outcome == "duplicate")
     async with tenant_tx(pool, tenant_id) as conn:
         await _authenticate(conn, tenant_id, token, cache)  # raises → rollback: nothing stored
         if problem is None:
