@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import time
@@ -65,17 +66,36 @@ class WebhookEvent:
     payload: dict[str, Any]
 
 
+def _no_constant(name: str) -> Any:
+    """``NaN``/``Infinity`` are not JSON (Python accepts them; jsonb does not)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: jsonb could not store what json.dumps makes of it
+        raise ValueError("number out of range")
+    return value
+
+
 def parse_event(body: bytes) -> WebhookEvent:
     """Validate the envelope (``id``, ``event``, optional ``payment.id``); MalformedWebhook
-    otherwise. Postgres jsonb cannot hold NUL, so ``\\u0000`` anywhere is malformed too."""
+    otherwise. Postgres jsonb cannot hold NUL, so ``\\u0000`` anywhere is malformed too, and
+    neither text nor jsonb can hold an unpaired surrogate (``\\ud800``), ``NaN``/``Infinity``
+    or a number beyond a double; nesting too deep to decode is malformed too."""
     if b"\\u0000" in body:
         raise MalformedWebhook("the body contains NUL characters")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedWebhook("the body is not JSON") from None
     if not isinstance(data, dict):
         raise MalformedWebhook("the body is not a JSON object")
+    if b"\\ud" in body or b"\\uD" in body:  # only then can a lone surrogate be in it
+        try:
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise MalformedWebhook("the body contains an unpaired UTF-16 surrogate") from None
     event_id, event_type = data.get("id"), data.get("event")
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= 255:
         raise MalformedWebhook("the event has no id", details={"field": "id"})
