@@ -15,6 +15,14 @@ Checks: every delivery answered 200 (zero lost: every acknowledged id is stored)
 one row and one ``asaas.event.received`` outbox event per unique id (zero double effects).
 The load generator shares the machine's cores with the server; the load average is
 reported before and after.
+
+``--compare [--serve]`` runs the gateway's webhook paths (``VARIANTS``: ``full``,
+``lean-tx``, ``lean-1rt``) interleaved in one run, round after round, with the CPU each
+process group spent per delivery. With ``--serve`` they run through the whole ``tridium``
+Serve app (HAProxy ingress, the Gateway redeployed per path, then a wait until the
+restarted replicas are idle), and each round also drives the default path under plain
+uvicorn (``uvicorn``) next to the running app: ``ratios`` holds Serve over uvicorn alone
+per path, measured in the same run.
 """
 
 from __future__ import annotations
@@ -207,7 +215,7 @@ async def verify(dsn: str, tenant: str, acked_ids: set[str], unique_ids: set[str
     return result
 
 
-def _start_serve(env: dict[str, str], port: int, replicas: int, lean: bool | None = None) -> None:
+def _start_serve(env: dict[str, str], port: int, replicas: int, variant: dict[str, str] | None = None) -> None:
     """The whole ``tridium`` Serve application, as ``tridium up`` deploys it."""
     import ray
     from ray import serve
@@ -227,18 +235,17 @@ def _start_serve(env: dict[str, str], port: int, replicas: int, lean: bool | Non
         log_to_driver=False,
     )
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    _deploy(env, replicas, lean)
+    _deploy(env, replicas, variant)
 
 
-def _deploy(env: dict[str, str], replicas: int, lean: bool | None) -> None:
-    """(Re)deploy the app; ``lean`` switches the Gateway's webhook path (only the Gateway
-    restarts). ``serve.run`` returns once the new replicas serve."""
+def _deploy(env: dict[str, str], replicas: int, variant: dict[str, str] | None) -> None:
+    """(Re)deploy the app; ``variant`` (Gateway-only settings) switches the webhook path
+    (only the Gateway restarts). ``serve.run`` returns once the new replicas serve."""
     from ray import serve
 
     from serve.deployments import build_app
 
-    gateway_env = None if lean is None else {"TRIDIUM_WEBHOOK_LEAN_INGRESS": "true" if lean else "false"}
-    app = build_app(env, gateway_replicas=replicas, gateway_env=gateway_env)
+    app = build_app(env, gateway_replicas=replicas, gateway_env=variant)
     serve.run(app, name="tridium", route_prefix="/", blocking=False)
 
 
@@ -255,53 +262,160 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-VARIANTS = {"full": False, "lean": True}
+# The gateway's webhook path, as Gateway-only settings:
+# - full: FastAPI route + dependencies, Redis rate-limit round trip, tenant transaction of
+#   four Postgres round trips (the path before ADR 0006);
+# - lean-tx: the lean ASGI ingress with an in-process per-IP budget (ADR 0006), same
+#   tenant transaction;
+# - lean-1rt: the lean ingress storing with one autocommit statement on the reset-free
+#   webhook pool (ADR 0008) — the default.
+VARIANTS: dict[str, dict[str, str]] = {
+    "full": {"TRIDIUM_WEBHOOK_LEAN_INGRESS": "false", "TRIDIUM_WEBHOOK_ONE_CALL": "false"},
+    "lean-tx": {"TRIDIUM_WEBHOOK_LEAN_INGRESS": "true", "TRIDIUM_WEBHOOK_ONE_CALL": "false"},
+    "lean-1rt": {"TRIDIUM_WEBHOOK_LEAN_INGRESS": "true", "TRIDIUM_WEBHOOK_ONE_CALL": "true"},
+}
+NEW = "lean-1rt"
+# With --serve --compare: the same default path under plain uvicorn (one process, no
+# HAProxy/Serve), interleaved with the Serve rounds against the same running app — the
+# "uvicorn alone" baseline the Serve figures are divided by.
+UVICORN = "uvicorn"
+
+
+def cpu_by_component() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every live process, grouped: each Serve
+    deployment, HAProxy, Postgres, Redis, Ray's own daemons, this load generator, other."""
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    out: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if int(pid) == me:
+            label = "load generator (bench)"
+        elif "ServeReplica:" in cmd:
+            label = "Serve " + cmd.split("ServeReplica:", 1)[1].split()[0].split(":")[-1]
+        elif "ServeController" in cmd:
+            label = "Serve controller"
+        elif "ProxyActor" in cmd:
+            label = "Serve proxy actor"
+        elif "ray::" in cmd:
+            label = "other Ray workers"
+        elif "haproxy" in cmd:
+            label = "HAProxy"
+        elif "postgres" in cmd:
+            label = "Postgres"
+        elif "redis-server" in cmd:
+            label = "Redis"
+        elif any(d in cmd for d in ("raylet", "gcs_server", "dashboard", "log_monitor", "ray/_private")):
+            label = "Ray daemons"
+        elif "uvicorn" in cmd and "serve.asgi" in cmd:
+            label = "uvicorn gateway"
+        else:
+            label = "other processes (not this benchmark)"
+        out[label] = out.get(label, 0.0) + seconds
+    return out
+
+
+def _settle(max_s: float = 120.0, idle_cores: float = 0.3) -> float:
+    """After a redeploy, wait until the Serve app's processes are idle again; returns the
+    seconds waited. ``serve.run`` of an in-memory app gives every deployment a fresh random
+    version (Ray 2.60), so switching the Gateway's settings restarts all replicas — the
+    Embedder loading its model included — and without this the next round would share the
+    cores with their start-up."""
+    started = time.monotonic()
+
+    def ray_cpu() -> float:
+        cpu = cpu_by_component()
+        return sum(v for k, v in cpu.items() if k.startswith("Serve ") or k in ("other Ray workers", "Ray daemons"))
+
+    last = ray_cpu()
+    while time.monotonic() - started < max_s:
+        time.sleep(2.0)
+        now = ray_cpu()
+        if (now - last) / 2.0 < idle_cores:
+            break
+        last = now
+    return round(time.monotonic() - started, 1)
+
+
+def _cpu_delta(before: dict[str, float], after: dict[str, float], events: int) -> dict[str, float]:
+    """CPU milliseconds per delivery, per component, between two samples (processes that
+    died in between are not counted; new ones count from zero)."""
+    return {
+        k: round((after[k] - before.get(k, 0.0)) * 1000 / events, 3)
+        for k in sorted(after, key=lambda k: -(after[k] - before.get(k, 0.0)))
+        if after[k] - before.get(k, 0.0) > 0.001
+    }
+
+
+def _start_uvicorn(env: dict[str, str], variant: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc_env = {**os.environ, **env, **variant}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "serve.asgi:create_app", "--port", str(port)]
+    cmd += ["--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+    return subprocess.Popen(cmd, env=proc_env), f"http://127.0.0.1:{port}"
 
 
 def compare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
-    """Old (full FastAPI path + Redis rate limit) vs new (lean ingress, ADR 0006) in one run,
-    interleaved ``full, lean, full, lean, …`` so both see the same drift in machine load."""
+    """The webhook paths (``VARIANTS``) in one run, interleaved ``full, lean-tx, lean-1rt,
+    full, …`` so all see the same drift in machine load; CPU per delivery per component.
+    With ``--serve`` each round also drives the default path under plain uvicorn
+    (``UVICORN``) next to the running Serve app: the baseline of the Serve/uvicorn ratio."""
     procs: list[subprocess.Popen[bytes]] = []
     gw_tenant, base_tenant, token = asyncio.run(_prepare(env))
     urls: dict[str, str] = {}
+    names = [*VARIANTS, UVICORN] if args.serve else list(VARIANTS)
     try:
         if args.serve:
             port = free_port()
-            _start_serve(env, port, args.replicas, lean=False)
+            _start_serve(env, port, args.replicas, VARIANTS["full"])
             urls = dict.fromkeys(VARIANTS, f"http://127.0.0.1:{port}")
+            proc, urls[UVICORN] = _start_uvicorn(env, VARIANTS[NEW])
+            procs.append(proc)
         else:
-            for name, lean in VARIANTS.items():
-                port = free_port()
-                proc_env = {**os.environ, **env, "TRIDIUM_WEBHOOK_LEAN_INGRESS": "true" if lean else "false"}
-                cmd = [sys.executable, "-m", "uvicorn", "--factory", "serve.asgi:create_app", "--port", str(port)]
-                cmd += ["--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
-                procs.append(subprocess.Popen(cmd, env=proc_env))
-                urls[name] = f"http://127.0.0.1:{port}"
+            for name, variant in VARIANTS.items():
+                proc, urls[name] = _start_uvicorn(env, variant)
+                procs.append(proc)
         for base_url in set(urls.values()):
             wait_http(f"{base_url}/health", timeout=240)
         rounds: list[dict[str, Any]] = []
         acked: set[str] = set()
         unique: set[str] = set()
-        current: bool | None = False
+        current = "full"
         for r in range(args.rounds):
-            for name, lean in VARIANTS.items():
-                if args.serve and current != lean:
-                    _deploy(env, args.replicas, lean)
+            for name in names:
+                settled = 0.0
+                if args.serve and name in VARIANTS and current != name:
+                    _deploy(env, args.replicas, VARIANTS[name])
                     wait_http(f"{urls[name]}/health", timeout=240)
-                    current = lean
+                    settled = _settle()
+                    current = name
                 url = f"{urls[name]}/webhooks/asaas"
                 warm = deliveries(f"warm-{name}{r}", 200, 0.0, 1 + r, payments=not args.serve)
                 asyncio.run(drive_gateway(url, token, [json.dumps(e).encode() for e in warm], args.concurrency))
                 events = deliveries(f"{name}{r}", args.events, args.duplicates, 7 + r, payments=not args.serve)
-                before = loadavg()
-                run = asyncio.run(drive_gateway(url, token, [json.dumps(e).encode() for e in events], args.concurrency))
+                bodies = [json.dumps(e).encode() for e in events]
+                before, cpu_before = loadavg(), cpu_by_component()
+                run = asyncio.run(drive_gateway(url, token, bodies, args.concurrency))
+                cpu = _cpu_delta(cpu_before, cpu_by_component(), len(bodies))
                 run |= {"variant": name, "round": r, "load_before": before, "load_after": loadavg()}
+                run["settle_s"] = settled
+                run["cpu_ms_per_delivery"] = cpu
                 acked |= {events[i]["id"] for i in run.pop("acked")} | {e["id"] for e in warm}
                 unique |= {e["id"] for e in events} | {e["id"] for e in warm}
                 rounds.append(run)
                 print(
-                    f"round {r} {name}: {run['events_per_s']} events/s, p99 {run['p99_ms']} ms, "
-                    f"load {before} -> {run['load_after']}",
+                    f"round {r} {name}: {run['events_per_s']} events/s, p50 {run['p50_ms']} p99 {run['p99_ms']} ms, "
+                    f"load {before} -> {run['load_after']}, settled {settled} s, CPU ms/delivery {cpu}",
                     flush=True,
                 )
         base_events = deliveries("base", args.events, args.duplicates, 7)
@@ -314,17 +428,36 @@ def compare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
             proc.wait(timeout=20)
         if args.serve:
             _stop_serve()
-    summary = {}
-    for name in VARIANTS:
+    summary: dict[str, Any] = {}
+    for name in names:
         mine = [x for x in rounds if x["variant"] == name]
         summary[name] = {
             "events_per_s_median": round(statistics.median(x["events_per_s"] for x in mine), 1),
             "p99_ms_median": round(statistics.median(x["p99_ms"] for x in mine), 1),
             "p50_ms_median": round(statistics.median(x["p50_ms"] for x in mine), 1),
         }
-    summary["lean_over_full_throughput"] = round(
-        summary["lean"]["events_per_s_median"] / summary["full"]["events_per_s_median"], 2
-    )
+    for name in names:
+        mine = [x for x in rounds if x["variant"] == name]
+        summary[name] |= {
+            "events_per_s_min": min(x["events_per_s"] for x in mine),
+            "events_per_s_max": max(x["events_per_s"] for x in mine),
+            "p99_ms_min": min(x["p99_ms"] for x in mine),
+            "p99_ms_max": max(x["p99_ms"] for x in mine),
+            "cpu_ms_per_delivery_median": {
+                k: round(statistics.median(x["cpu_ms_per_delivery"].get(k, 0.0) for x in mine), 3)
+                for k in sorted({k for x in mine for k in x["cpu_ms_per_delivery"]})
+            },
+        }
+    new = summary[NEW]["events_per_s_median"]
+    summary["ratios"] = {
+        f"{NEW}_over_{name}": round(new / summary[name]["events_per_s_median"], 2) for name in VARIANTS if name != NEW
+    }
+    if args.serve:
+        # Serve over uvicorn alone, per path (the issue's 220 vs 628 was full-path Serve / uvicorn).
+        alone = summary[UVICORN]["events_per_s_median"]
+        summary["ratios"] |= {
+            f"serve_{name}_over_uvicorn": round(summary[name]["events_per_s_median"] / alone, 2) for name in VARIANTS
+        }
     rows = [
         {
             "round": x["round"],
@@ -341,6 +474,8 @@ def compare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     cols = ["round", "path", "events/s", "p50 ms", "p95 ms", "p99 ms", "statuses", "load 1m before→after"]
     print(table(rows, cols))
     print(f"baseline INSERT: {base['events_per_s']} events/s, p99 {base['p99_ms']} ms")
+    for name in names:
+        print(f"{name}: median CPU ms per delivery {summary[name]['cpu_ms_per_delivery_median']}")
     print(f"summary {summary}")
     print(f"check {check}")
     return {"rounds": rounds, "summary": summary, "baseline": base, "check": check}
@@ -353,7 +488,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--serve", action="store_true", help="run the gateway on Ray Serve instead of uvicorn")
     ap.add_argument("--replicas", type=int, default=2, help="Gateway replicas with --serve (tridium up: 2)")
-    ap.add_argument("--compare", action="store_true", help="full path vs lean ingress (ADR 0006), interleaved")
+    ap.add_argument(
+        "--compare", action="store_true", help="full path vs lean ingress (ADR 0006) vs one statement (ADR 0008)"
+    )
     ap.add_argument("--rounds", type=int, default=2, help="rounds of each path with --compare")
     args = ap.parse_args()
 
@@ -374,7 +511,7 @@ def main() -> None:
             pg.stop()
         ok = result["check"]["lost"] == 0 and result["check"]["double_rows"] == 0
         ok = ok and result["check"]["double_outbox"] == 0 and result["check"]["missing_rows"] == 0
-        lean = result["summary"]["lean"]
+        lean = result["summary"][NEW]
         result["targets"] = {
             "events_per_s_min": 500,
             "ack_p99_ms_max": 100,

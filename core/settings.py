@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # Webhooks skip FastAPI routing/dependencies and count their per-IP budget in-process
     # (per replica) instead of a Redis round trip (ADR 0006). False: the full path.
     webhook_lean_ingress: bool = True
+    # A well-formed Asaas delivery is one autocommit statement (token check + raw event +
+    # outbox event) on its own small pool that skips the reset on release (ADR 0008).
+    # False: the tenant_tx path of four round trips (kept for side-by-side benchmarks).
+    webhook_one_call: bool = True
+    db_webhook_pool_max: int = Field(8, ge=1, description="connections of the webhook ingest pool, per process")
 
     idempotency_ttl_h: int = 24
     idempotency_lock_timeout_s: int = 90

@@ -132,6 +132,11 @@ def _raise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class StreamConsumer:
     """One consumer in a consumer group; ``handler`` runs inside the event's tenant transaction."""
 
@@ -166,17 +171,28 @@ class StreamConsumer:
                 raise
 
     async def run_once(self) -> int:
-        """Reclaim stuck entries, then read new ones; returns entries handled."""
+        """Reclaim stuck entries, then read new ones; returns entries handled.
+
+        Entries are acknowledged together, one XACK per batch read, once each is done
+        (committed, or not of this group's types): a consumer that dies mid-batch leaves
+        the done-but-unacknowledged ones pending, and their replay is harmless (the
+        ``processed_events`` marker, or a skip)."""
         handled = await self._reclaim()
         _raise_if_cancelled()
         resp: Any = await self._redis.xreadgroup(
             self._group, self._name, {self._stream: ">"}, count=100, block=self._block_ms
         )
-        for _stream, entries in resp or []:
-            for entry_id, fields in entries:
-                _raise_if_cancelled()  # what is left stays pending and is reclaimed later
-                await self._handle(entry_id, fields)
-                handled += 1
+        done: list[Any] = []
+        try:
+            for _stream, entries in resp or []:
+                for entry_id, fields in entries:
+                    _raise_if_cancelled()  # what is left stays pending and is reclaimed later
+                    if await self._handle(entry_id, fields):
+                        done.append(entry_id)
+                    handled += 1
+        finally:
+            if done and not _cancelling():
+                await self._redis.xack(self._stream, self._group, *done)
         return handled
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -194,26 +210,33 @@ class StreamConsumer:
             self._stream, self._group, self._name, min_idle_time=self._min_idle_ms, start_id="0-0", count=100
         )
         claimed: list[Any] = reply[1]
-        for entry_id, fields in claimed:
-            _raise_if_cancelled()
-            pending: Any = await self._redis.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
-            deliveries = int(pending[0]["times_delivered"]) if pending else 1
-            if deliveries > self._max_deliveries:
-                await self._redis.xadd(self.dead_letter_stream, fields)
-                await self._redis.xack(self._stream, self._group, entry_id)
-                log.error("event moved to dead-letter stream", extra={"entry": str(entry_id), "group": self._group})
-                continue
-            await self._handle(entry_id, fields)
+        done: list[Any] = []
+        try:
+            for entry_id, fields in claimed:
+                _raise_if_cancelled()
+                pending: Any = await self._redis.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
+                deliveries = int(pending[0]["times_delivered"]) if pending else 1
+                if deliveries > self._max_deliveries:
+                    await self._redis.xadd(self.dead_letter_stream, fields)
+                    done.append(entry_id)
+                    log.error("event moved to dead-letter stream", extra={"entry": str(entry_id), "group": self._group})
+                    continue
+                if await self._handle(entry_id, fields):
+                    done.append(entry_id)
+        finally:
+            if done and not _cancelling():
+                await self._redis.xack(self._stream, self._group, *done)
         return len(claimed)
 
-    async def _handle(self, entry_id: Any, fields: dict[Any, Any]) -> None:
+    async def _handle(self, entry_id: Any, fields: dict[Any, Any]) -> bool:
+        """Handle one entry; True when it may be acknowledged (its effect committed, it is
+        not for this group, or it went to the dead-letter stream), False to leave it pending."""
         try:
             event = Event.from_stream_fields(fields)
         except ValueError:
             log.error("malformed stream entry dead-lettered", extra={"entry": str(entry_id)})
             await self._redis.xadd(self.dead_letter_stream, fields)
-            await self._redis.xack(self._stream, self._group, entry_id)
-            return
+            return True
         if self._types is None or event.type in self._types:
             token = request_id_var.set(event.request_id)
             try:
@@ -230,10 +253,10 @@ class StreamConsumer:
             except Exception:
                 # Not acked: it stays pending and is retried after min_idle_ms, then dead-lettered.
                 log.exception("event handler failed", extra={"event_id": str(event.id), "type": event.type})
-                return
+                return False
             finally:
                 request_id_var.reset(token)
-        await self._redis.xack(self._stream, self._group, entry_id)
+        return True
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.05) -> bool:

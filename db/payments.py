@@ -187,6 +187,41 @@ async def store_asaas_event(
     return value
 
 
+async def ingest_asaas_event(
+    conn: asyncpg.Connection,
+    tenant_id: TenantId,
+    *,
+    token_hash: str,
+    event_id: str,
+    event_type: str,
+    payment_id: str | None,
+    payload: dict[str, Any],
+    request_id: str | None,
+) -> str:
+    """Token check + raw event + outbox event + NOTIFY in ONE autocommit statement
+    (``asaas_ingest_event``, migration 0016, ADR 0008): ``stored``, ``duplicate`` or
+    ``unauthorized`` (nothing written).
+
+    Unlike the other functions here it must NOT run inside ``tenant_tx``: it sets the
+    tenant context itself, transaction-locally, and its statement is its transaction, so
+    when it returns the event is committed and flushed."""
+    if conn.is_in_transaction():
+        raise RuntimeError("ingest_asaas_event runs in autocommit mode, not inside a transaction")
+    outcome: str = await conn.fetchval(
+        "select asaas_ingest_event($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        tenant_id,
+        token_hash,
+        event_id,
+        event_type,
+        payment_id,
+        payload,
+        request_id,
+        ASAAS_EVENT_RECEIVED,
+        OUTBOX_CHANNEL,
+    )
+    return outcome
+
+
 async def get_asaas_event(conn: asyncpg.Connection, tenant_id: TenantId, row_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         """select id, event_id, event_type, payment_id, payload, received_at, processed_at, outcome
@@ -408,6 +443,7 @@ __all__ = [
     "get_integration",
     "get_intent",
     "get_payment_row",
+    "ingest_asaas_event",
     "insert_intent",
     "latest_thread_of_lead",
     "list_intents",

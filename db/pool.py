@@ -27,8 +27,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """One pool per process (replica, actor, task), created in its constructor/lifespan."""
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without ``RESET ALL``/``UNLISTEN *`` (asyncpg still rolls back an open
+    transaction and drops listeners first)."""
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, reset_session: bool = True) -> asyncpg.Pool:
+    """One pool per process (replica, actor, task), created in its constructor/lifespan.
+
+    ``reset_session=False`` skips asyncpg's reset query on release (one round trip per
+    use): only for a pool whose connections never change session state — every setting
+    transaction-local, no LISTEN, no session advisory locks (the webhook ingest pool,
+    ADR 0008)."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -37,6 +47,7 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         command_timeout=30,
         # Transaction poolers cannot keep server-side prepared statements.
         statement_cache_size=100,
+        reset=None if reset_session else _keep_session,
     )
     assert pool is not None
     return pool
@@ -62,6 +73,18 @@ async def tenant_tx(
                 "on" if durable else "off",
             )
             yield cast(asyncpg.Connection, conn)
+    finally:
+        _release_behind(pool, conn)
+
+
+@asynccontextmanager
+async def statement_conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection outside any transaction, for ONE statement that is its own
+    transaction and sets its tenant context itself (``asaas_ingest_event``, ADR 0008).
+    Everything else goes through ``tenant_tx``. Released like ``tenant_tx`` releases."""
+    conn = await pool.acquire()
+    try:
+        yield cast(asyncpg.Connection, conn)
     finally:
         _release_behind(pool, conn)
 
@@ -99,4 +122,4 @@ def record(row: asyncpg.Record | None) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
-__all__ = ["create_pool", "principal_tx", "record", "tenant_tx"]
+__all__ = ["create_pool", "principal_tx", "record", "statement_conn", "tenant_tx"]

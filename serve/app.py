@@ -75,6 +75,12 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         pool = await create_pool(
             settings.require_database_url(), min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
+        # Webhook deliveries: one autocommit statement each, nothing session-level (ADR 0008).
+        webhook_pool = None
+        if settings.webhook_one_call:
+            webhook_pool = await create_pool(
+                settings.require_database_url(), min_size=1, max_size=settings.db_webhook_pool_max, reset_session=False
+            )
         client = redis.from_url(settings.require_redis_url(), socket_timeout=2, socket_connect_timeout=2)
         app.state.tridium = AppState(
             settings=settings,
@@ -85,6 +91,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
             metrics=GatewayMetrics(),
             relay_probe=relay_probe,
             webhook_limiter=LocalRateLimiter(settings.rate_limit_window_s) if settings.webhook_lean_ingress else None,
+            webhook_pool=webhook_pool,
         )
         # One HTTP client for every tenant's Asaas connector (tools.payments.AsaasAccounts).
         asaas_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
@@ -105,6 +112,8 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
                 await knowledge.close()
             await asaas_http.aclose()
             await client.aclose()
+            if webhook_pool is not None:
+                await webhook_pool.close()
             await pool.close()
 
     app = FastAPI(

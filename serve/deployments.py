@@ -123,7 +123,9 @@ def build_app(
     env: dict[str, str] | None = None, gateway_replicas: int = 1, gateway_env: dict[str, str] | None = None
 ) -> Any:
     """The Serve application graph. ``env`` is shipped to every replica; ``gateway_env``
-    (merged over it) to the Gateway's only, so changing it redeploys the Gateway alone."""
+    (merged over it) to the Gateway's only. Note: ``serve.run`` of this in-memory graph
+    gives every deployment a fresh random version (Ray 2.60), so each run restarts all
+    replicas, not only those whose options changed."""
     options: dict[str, Any] = {"num_cpus": 0}
     if env:
         options["runtime_env"] = {"env_vars": env}

@@ -59,6 +59,8 @@ class AppState:
     memberships: MembershipCache = field(default_factory=MembershipCache)
     # Set with settings.webhook_lean_ingress: the webhooks' in-process per-IP budget.
     webhook_limiter: LocalRateLimiter | None = None
+    # The webhook ingest pool (no session reset on release, ADR 0008); the main pool if None.
+    webhook_pool: asyncpg.Pool | None = None
 
 
 __all__ = ["AppState", "MembershipCache", "RelayProbe"]

@@ -66,7 +66,13 @@ async def asaas_webhook(scope: Scope, receive: Receive, send: Send, state: AppSt
     scope["route"] = _ASAAS_ROUTE
     body = await _body(receive)
     app: Any = scope["app"]
-    ingested = await payments.ingest(state.pool, _header(scope, b"asaas-access-token"), body, app.state.webhook_tokens)
+    ingested = await payments.ingest(
+        state.webhook_pool or state.pool,
+        _header(scope, b"asaas-access-token"),
+        body,
+        app.state.webhook_tokens,
+        one_call=state.settings.webhook_one_call,
+    )
     state.metrics.webhook_deliveries.labels("asaas", "duplicate" if ingested.duplicate else "stored").inc()
     content = b'{"received":true,"duplicate":true}' if ingested.duplicate else b'{"received":true,"duplicate":false}'
     await send(

@@ -134,7 +134,13 @@ async def asaas_webhook(
     """Asaas delivers events here. Answered 200 only after the raw event is committed;
     a duplicate answers 200 and changes nothing; reconciliation runs asynchronously."""
     body = await request.body()
-    ingested = await payments.ingest(state.pool, asaas_access_token, body, request.app.state.webhook_tokens)
+    ingested = await payments.ingest(
+        state.webhook_pool or state.pool,
+        asaas_access_token,
+        body,
+        request.app.state.webhook_tokens,
+        one_call=state.settings.webhook_one_call,
+    )
     state.metrics.webhook_deliveries.labels("asaas", "duplicate" if ingested.duplicate else "stored").inc()
     return WebhookAck(received=True, duplicate=ingested.duplicate)
 

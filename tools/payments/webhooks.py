@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import time
@@ -27,7 +28,7 @@ from core.errors import Unauthorized
 from core.logging import request_id_var
 from core.tenancy import TenantId
 from db import payments as q
-from db.pool import tenant_tx
+from db.pool import statement_conn, tenant_tx
 
 from .errors import MalformedWebhook
 
@@ -65,17 +66,36 @@ class WebhookEvent:
     payload: dict[str, Any]
 
 
+def _no_constant(name: str) -> Any:
+    """``NaN``/``Infinity`` are not JSON (Python accepts them; jsonb does not)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: jsonb could not store what json.dumps makes of it
+        raise ValueError("number out of range")
+    return value
+
+
 def parse_event(body: bytes) -> WebhookEvent:
     """Validate the envelope (``id``, ``event``, optional ``payment.id``); MalformedWebhook
-    otherwise. Postgres jsonb cannot hold NUL, so ``\\u0000`` anywhere is malformed too."""
+    otherwise. Postgres jsonb cannot hold NUL, so ``\\u0000`` anywhere is malformed too, and
+    neither text nor jsonb can hold an unpaired surrogate (``\\ud800``), ``NaN``/``Infinity``
+    or a number beyond a double; nesting too deep to decode is malformed too."""
     if b"\\u0000" in body:
         raise MalformedWebhook("the body contains NUL characters")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedWebhook("the body is not JSON") from None
     if not isinstance(data, dict):
         raise MalformedWebhook("the body is not a JSON object")
+    if b"\\ud" in body or b"\\uD" in body:  # only then can a lone surrogate be in it
+        try:
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise MalformedWebhook("the body contains an unpaired UTF-16 surrogate") from None
     event_id, event_type = data.get("id"), data.get("event")
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= 255:
         raise MalformedWebhook("the event has no id", details={"field": "id"})
@@ -133,8 +153,22 @@ async def _authenticate(
         cache.put(tenant_id, stored)
 
 
-async def ingest(pool: asyncpg.Pool, token: str | None, body: bytes, cache: TokenHashCache | None = None) -> Ingested:
-    """Authenticate and store one delivery; returns once it is committed (then answer 200)."""
+async def ingest(
+    pool: asyncpg.Pool,
+    token: str | None,
+    body: bytes,
+    cache: TokenHashCache | None = None,
+    *,
+    one_call: bool = True,
+) -> Ingested:
+    """Authenticate and store one delivery; returns once it is committed (then answer 200).
+
+    ``one_call`` (the default, ADR 0008): a well-formed delivery is one autocommit
+    statement (``db.payments.ingest_asaas_event``: token check, raw event, outbox event,
+    NOTIFY), so one Postgres round trip. ``one_call=False`` keeps the older
+    ``tenant_tx`` path (BEGIN, set_config, token read unless ``cache`` holds it, insert,
+    COMMIT) for side-by-side benchmarks. Malformed bodies always take that path: the
+    sender is authenticated first, then the problem goes to ``error_logs``."""
     if not token:
         raise Unauthorized("missing asaas-access-token")
     tenant_id = tenant_of_token(token)
@@ -143,6 +177,21 @@ async def ingest(pool: asyncpg.Pool, token: str | None, body: bytes, cache: Toke
         event = parse_event(body)
     except MalformedWebhook as exc:
         problem = exc
+    if problem is None and one_call:
+        async with statement_conn(pool) as conn:
+            outcome = await q.ingest_asaas_event(
+                conn,
+                tenant_id,
+                token_hash=token_hash(token),
+                event_id=event.event_id,
+                event_type=event.event_type,
+                payment_id=event.payment_id,
+                payload=event.payload,
+                request_id=request_id_var.get(),
+            )
+        if outcome == "unauthorized":
+            raise Unauthorized("invalid webhook token")
+        return Ingested(tenant_id, event.event_id, duplicate=outcome == "duplicate")
     async with tenant_tx(pool, tenant_id) as conn:
         await _authenticate(conn, tenant_id, token, cache)  # raises → rollback: nothing stored
         if problem is None:
