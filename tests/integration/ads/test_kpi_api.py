@@ -16,7 +16,7 @@ import pytest
 from core.tenancy import TenantId
 from db.pool import tenant_tx
 
-from ..conftest import MakeMember, Member
+from ...conftest import MakeMember, Member
 
 SP = timedelta(hours=-3)  # America/Sao_Paulo has no DST since 2019
 
