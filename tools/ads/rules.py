@@ -124,7 +124,7 @@ def _proposal(
         object_id=c.object_id,
         account_id=c.account_id,
         kind=kind,
-        params={"level": "campaign", "external_id": c.external_id, **params},
+        params=params,
         idempotency_key=idempotency_key(rule.id, c.object_id, day),
         reason=reason,
         requested_by=f"rule:{rule.id}",
