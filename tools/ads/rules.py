@@ -213,7 +213,7 @@ ProposeFn = Callable[..., Awaitable[dict[str, Any]]]
 
 async def run_rules(
     conn: asyncpg.Connection,
-    tenant_id: UUID,
+    tenant_id: TenantId,
     account_id: UUID,
     day: date,
     *,
