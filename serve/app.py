@@ -32,6 +32,7 @@ from .ratelimit import LocalRateLimiter, RateLimiter
 from .routers import (
     admin,
     ads,
+    ads_sync,
     agents,
     ai_cost,
     audit,
@@ -42,6 +43,7 @@ from .routers import (
     health,
     inbox,
     inbox_webhooks,
+    kpi,
     me,
     payments,
     privacy,
@@ -136,6 +138,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         agents.router,
         audit.router,
         ai_cost.router,
+        kpi.router,
         creatives.router,
         payments.router,
         privacy.router,
@@ -144,6 +147,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         inbox_webhooks.router,
         channels.router,
         ads.router,
+        ads_sync.router,
         widget.router,
         console.router,
     ):

@@ -48,6 +48,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/ads/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync Now
+         * @description Sync the tenant's ad insights now (every active account, or ``account_id``): daily
+         *     campaign and ad rows into ``ad_metrics_daily`` (re-syncing overwrites, never double
+         *     counts), campaign status/budget refreshed, then the rules evaluated.
+         */
+        post: operations["sync_now_admin_ads_sync_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/ads/sync/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sync Runs
+         * @description The most recent insights sync runs (scheduled and on demand).
+         */
+        get: operations["sync_runs_admin_ads_sync_runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/ai-budget": {
         parameters: {
             query?: never;
@@ -870,6 +912,28 @@ export interface paths {
          * @description Runs, tokens and AI cost of this tenant per day, priced from the versioned price table.
          */
         get: operations["ai_cost_metrics_ai_cost_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics/kpi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics Kpi
+         * @description CTR, CPC, CPM, CPL, CPA, CAC, ROAS and conversion rate per source, campaign or creative,
+         *     over whole days in America/Sao_Paulo (at most 366). Money in minor units; a ratio whose
+         *     denominator is 0 is null. ``totals`` covers every group (ROAS there is blended).
+         */
+        get: operations["metrics_kpi_metrics_kpi_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2494,6 +2558,122 @@ export interface components {
              */
             jobId: string;
         };
+        /** KpiGroup */
+        KpiGroup: {
+            /**
+             * Cac Minor
+             * @description spend / customers
+             */
+            cac_minor: number | null;
+            /** Clicks */
+            clicks: number;
+            /**
+             * Conversion Rate
+             * @description customers / leads
+             */
+            conversion_rate: number | null;
+            /**
+             * Cpa Minor
+             * @description spend / platform conversions
+             */
+            cpa_minor: number | null;
+            /**
+             * Cpc Minor
+             * @description spend / clicks
+             */
+            cpc_minor: number | null;
+            /**
+             * Cpl Minor
+             * @description spend / leads
+             */
+            cpl_minor: number | null;
+            /**
+             * Cpm Minor
+             * @description spend per 1000 impressions
+             */
+            cpm_minor: number | null;
+            /**
+             * Ctr
+             * @description clicks / impressions; null when 0 impressions
+             */
+            ctr: number | null;
+            /** Currency */
+            currency: string;
+            /**
+             * Customers
+             * @description leads whose first paid payment or won deal is in the period
+             */
+            customers: number;
+            /** Impressions */
+            impressions: number;
+            /**
+             * Key
+             * @description platform (source), campaign external id or leads.campaign (campaign), creative version id (creative); null: unattributed (or the totals row)
+             */
+            key: string | null;
+            /**
+             * Label
+             * @description campaign name / creative name and version, when known
+             */
+            label: string | null;
+            /**
+             * Leads
+             * @description leads created in the period
+             */
+            leads: number;
+            /**
+             * Platform
+             * @description meta, google, tiktok; null for non-ad sources
+             */
+            platform: string | null;
+            /**
+             * Platform Conversions
+             * @description conversions the ad platforms reported
+             */
+            platform_conversions: number;
+            /**
+             * Revenue Minor
+             * @description paid payments in the period, minor units
+             */
+            revenue_minor: number;
+            /**
+             * Roas
+             * @description revenue / spend
+             */
+            roas: number | null;
+            /**
+             * Spend Minor
+             * @description ad spend, minor units (centavos)
+             */
+            spend_minor: number;
+        };
+        /** KpiReport */
+        KpiReport: {
+            /** Currency */
+            currency: string;
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * Group By
+             * @enum {string}
+             */
+            group_by: "source" | "campaign" | "creative";
+            /** Groups */
+            groups: components["schemas"]["KpiGroup"][];
+            /** Timezone */
+            timezone: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            totals: components["schemas"]["KpiGroup"];
+            /** Warnings */
+            warnings: string[];
+        };
         /** Lead */
         Lead: {
             /** Campaign */
@@ -3147,6 +3327,78 @@ export interface components {
              */
             phone?: string | null;
         };
+        /** SyncIn */
+        SyncIn: {
+            /**
+             * Account Id
+             * @description one account; default every active account
+             */
+            account_id?: string | null;
+            /**
+             * Backfill Days
+             * @description extra days further back
+             * @default 0
+             */
+            backfill_days: number;
+            /**
+             * Days
+             * @description rolling window: the last N days (account time zone)
+             * @default 3
+             */
+            days: number;
+        };
+        /** SyncRun */
+        SyncRun: {
+            /**
+             * Account Id
+             * Format: uuid
+             */
+            account_id: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Proposals
+             * @description changes the rules proposed after this sync
+             */
+            proposals: number;
+            /**
+             * Rows
+             * @description metric rows written (campaign and ad level, one per object and day)
+             */
+            rows: number;
+            /**
+             * Since
+             * Format: date
+             */
+            since: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "done" | "failed";
+            /**
+             * Until
+             * Format: date
+             */
+            until: string;
+        };
+        /** SyncRuns */
+        SyncRuns: {
+            /** Runs */
+            runs: components["schemas"]["SyncRun"][];
+        };
         /**
          * TemplateRef
          * @description An approved template (WhatsApp message templates): the path outside the reply window.
@@ -3750,6 +4002,202 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AdPolicyOut"];
+                };
+            };
+            /** @description Bad request (malformed JSON, missing Idempotency-Key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a member of the tenant, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (including another tenant's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict (duplicate, or the same Idempotency-Key is in flight) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed (field paths in details) or Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sync_now_admin_ads_sync_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant uuid or slug */
+                "x-tenant-id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SyncIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRuns"];
+                };
+            };
+            /** @description Bad request (malformed JSON, missing Idempotency-Key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a member of the tenant, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (including another tenant's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict (duplicate, or the same Idempotency-Key is in flight) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed (field paths in details) or Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sync_runs_admin_ads_sync_runs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description Tenant uuid or slug */
+                "x-tenant-id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRuns"];
                 };
             };
             /** @description Bad request (malformed JSON, missing Idempotency-Key) */
@@ -8830,6 +9278,108 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CostReport"];
+                };
+            };
+            /** @description Bad request (malformed JSON, missing Idempotency-Key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a member of the tenant, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (including another tenant's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict (duplicate, or the same Idempotency-Key is in flight) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed (field paths in details) or Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metrics_kpi_metrics_kpi_get: {
+        parameters: {
+            query?: {
+                /** @description first day (America/Sao_Paulo); default 29 days before 'to' */
+                from?: string | null;
+                /** @description last day (America/Sao_Paulo), inclusive; default today */
+                to?: string | null;
+                /** @description source, campaign or creative */
+                group_by?: "source" | "campaign" | "creative";
+            };
+            header?: {
+                /** @description Tenant uuid or slug */
+                "x-tenant-id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KpiReport"];
                 };
             };
             /** @description Bad request (malformed JSON, missing Idempotency-Key) */
