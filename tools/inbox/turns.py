@@ -168,15 +168,16 @@ async def finish_turn(
 async def stale_turns(conn: asyncpg.Connection, tenant_id: TenantId) -> list[dict[str, Any]]:
     """Threads whose active run a dead worker left (recovery on start), with the run's
     status (None: the worker died between ``claim_turn`` and starting the run) and the
-    messages the turn claimed (``turn`` rebuilds the turn from them)."""
+    messages the turn claimed (``stale_turn`` rebuilds the turn from them)."""
     rows = await conn.fetch(
-        """select t.id as thread_id, t.active_run_id, t.channel, t.external_id, r.status as run_status, r.output,
+        """select t.id as thread_id, t.status as thread_status, t.active_run_id, t.channel, t.external_id,
+                  r.status as run_status, r.output,
                   coalesce(m.ids, '{}'::uuid[]) as message_ids, coalesce(m.text, '') as text
            from threads t
            left join agent_runs r on r.tenant_id = t.tenant_id and r.id = t.active_run_id
            left join lateral (
                select array_agg(id order by created_at, id) as ids,
-                      string_agg(body, E'\n' order by created_at, id) as text
+                      string_agg(body, E'\\n' order by created_at, id) as text
                from messages
                where tenant_id = t.tenant_id and thread_id = t.id and direction = 'in'
                  and turn_run_id = t.active_run_id

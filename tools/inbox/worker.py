@@ -230,13 +230,15 @@ class InboxWorker:
                 if key in self._turning:
                     continue
                 report["turns"] += 1
-                if s["run_status"] == "running" or (s["run_status"] is None and turn.message_ids):
+                never_started = s["run_status"] is None and bool(turn.message_ids) and s["thread_status"] == "bot"
+                if s["run_status"] == "running" or never_started:
                     # running: join the run (same run id: start_run never starts a second
                     # one); an agent that lost it marks it interrupted on activation and the
                     # turn is requeued. No run yet: the worker died between claim_turn and
                     # start_run; start it now as claimed (same run id, same messages), so
                     # the claimed turn is answered on its own and a start_run still on its
-                    # way from the dead worker is this run, not a second one.
+                    # way from the dead worker is this run, not a second one (unless a person
+                    # took the thread meanwhile: then its messages wait, as claim_turn would).
                     self._turning.add(key)
                     self._spawn(self._rejoin(tenant_id, turn), f"rejoin-{turn.run_id}")
                 else:
