@@ -46,8 +46,10 @@ class OutboxRelay:
         *,
         poll_interval_s: float = 0.5,
         batch: int = 500,
+        stop_timeout_s: float = 5.0,
     ):
         self._pool = relay_pool
+        self._stop_timeout = stop_timeout_s
         self._redis = client
         self._stream = stream
         self._poll = poll_interval_s
@@ -65,14 +67,32 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._listener is not None:
-            await self._listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
-            await self._pool.release(self._listener)
-            self._listener = None
+        """Stop publishing and give the LISTEN connection back; never hangs.
+
+        The relay task is cancelled and awaited (bounded); the listener is unregistered and
+        released within ``stop_timeout_s``, and a connection that does not answer in time (a
+        broken socket, a server that went away) is terminated instead of waited for."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=self._stop_timeout)
+            if not done:  # a cancellation swallowed somewhere below: say so, don't hang
+                log.error("outbox relay task did not stop when cancelled", extra={"task": repr(task)})
+            elif not task.cancelled() and task.exception() is not None:
+                log.warning("outbox relay task had failed", extra={"error": repr(task.exception())})
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            try:
+                async with asyncio.timeout(self._stop_timeout):
+                    await listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
+                    await self._pool.release(listener)
+                return
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("outbox relay LISTEN connection terminated", extra={"error": repr(exc)})
+            listener.terminate()
+            with contextlib.suppress(TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                async with asyncio.timeout(self._stop_timeout):
+                    await self._pool.release(listener)  # a closed connection: the pool replaces it
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -80,6 +100,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = self._poll
         while True:
+            _raise_if_cancelled()
             try:
                 while await self.publish_batch() == self._batch:
                     pass
@@ -90,8 +111,7 @@ class OutboxRelay:
                 log.warning("outbox relay cannot publish yet; will retry", extra={"error": self.last_error})
                 backoff = min(backoff * 2, 10.0)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            await wait_event(self._wake, backoff)
 
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many events were published."""
@@ -259,6 +279,22 @@ class StreamConsumer:
         return True
 
 
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait for ``event`` at most ``timeout_s``; True if it was set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that arrives in
+    the same loop iteration as the event (it returns the result instead of raising), and a
+    loop built on it then never stops: ``OutboxRelay.stop()`` hung on exactly that when a
+    NOTIFY woke the relay as it was being stopped. ``asyncio.timeout`` keeps the
+    cancellation."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True
+
+
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.05) -> bool:
     """Poll an async predicate until true or timeout (used by tests, launcher and benchmarks)."""
     deadline = time.monotonic() + timeout_s
@@ -269,4 +305,4 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float,
     return await predicate()
 
 
-__all__ = ["Handler", "OutboxRelay", "StreamConsumer", "wait_until"]
+__all__ = ["Handler", "OutboxRelay", "StreamConsumer", "wait_event", "wait_until"]

@@ -24,11 +24,11 @@ from db.pool import create_pool, tenant_tx
 from serve.app import build_fastapi
 from serve.inbox import RuntimeAgents, build_connectors
 from tests.conftest import Member
-from tests.payments_support import bounded, eventually, serving
+from tests.payments_support import close_pool, eventually, on_exit, serving
 from tools.channels.whatsapp.sandbox import RunningWhatsAppSandbox, running_sandbox
 from tools.inbox import SecretBox
 from tools.inbox.outbound import DeliveryPolicy
-from tools.inbox.worker import InboxConfig, InboxWorker
+from tools.inbox.worker import AgentPort, InboxConfig, InboxWorker
 
 FAST = InboxConfig(quiet_s=0.6, max_wait_s=4.0, tick_s=0.05, policy=DeliveryPolicy(max_attempts=4, base_s=0.05))
 
@@ -99,6 +99,7 @@ async def inbox_harness(
     *,
     config: InboxConfig = FAST,
     start_worker: bool = True,
+    wrap_agents: Callable[[AgentPort], AgentPort] | None = None,
 ) -> AsyncIterator[InboxHarness]:
     stream = f"test:inbox:{secrets.token_hex(4)}"
     test_settings = settings.model_copy(update={"events_stream": stream})
@@ -109,13 +110,19 @@ async def inbox_harness(
         httpx.AsyncClient(timeout=10) as http,
         httpx.AsyncClient(base_url=gateway_url, timeout=30) as api,
         httpx.AsyncClient(base_url=sandbox.base_url, timeout=30) as wa,
+        contextlib.AsyncExitStack() as stack,  # unwinds in reverse, each step bounded, also after a failure
     ):
         pool = await create_pool(settings.require_database_url(), max_size=10)
+        stack.push_async_callback(close_pool, pool, "the app pool")
         relay_pool = await create_pool(relay_url, max_size=2)
+        stack.push_async_callback(close_pool, relay_pool, "the relay pool")
         client = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
+        on_exit(stack, "closing the Redis client", client.aclose)
         relay = OutboxRelay(relay_pool, client, stream, poll_interval_s=0.05)
         await relay.start()
+        on_exit(stack, "the outbox relay", relay.stop)
         runtime = LocalRuntime(HostDeps(test_settings, pool, client, _no_search))
+        on_exit(stack, "the agent runtime", runtime.close)
         member = await make_member()
         phone_id = str(10**14 + secrets.randbelow(10**14))
         app_secret, token, verify = secrets.token_hex(16), "EAAG" + secrets.token_hex(20), secrets.token_hex(8)
@@ -143,11 +150,12 @@ async def inbox_harness(
             },
         )
         assert r.status_code == 200, r.text
+        agents: AgentPort = RuntimeAgents(runtime, pool)
         worker = InboxWorker(
             pool,
             client,
             stream,
-            RuntimeAgents(runtime, pool),
+            wrap_agents(agents) if wrap_agents is not None else agents,
             build_connectors(http, test_settings),
             SecretBox(test_settings.channel_secrets_key),
             config,
@@ -155,24 +163,18 @@ async def inbox_harness(
             min_idle_ms=2_000,
         )
         h = InboxHarness(member, sandbox, api, wa, gateway_url, pool, phone_id, app_secret, token, verify, worker)
-        await configure_luddy(api, member.headers())
-        if start_worker:
-            h.task = asyncio.create_task(worker.run_forever(h.stop))
-        try:
-            yield h
-        finally:
+
+        async def stop_worker() -> None:
             h.stop.set()
             if h.task is not None:
                 h.task.cancel()
-                await bounded("the inbox worker", asyncio.gather(h.task, return_exceptions=True))
-            await runtime.close()
-            await bounded("the outbox relay", relay.stop())
-            await client.aclose()
-            for p in (relay_pool, pool):
-                try:
-                    await bounded("closing a pool", p.close())
-                finally:
-                    p.terminate()
+                await asyncio.gather(h.task, return_exceptions=True)
+
+        on_exit(stack, "the inbox worker", stop_worker)
+        await configure_luddy(api, member.headers())
+        if start_worker:
+            h.task = asyncio.create_task(worker.run_forever(h.stop))
+        yield h
 
 
 __all__ = ["FAST", "InboxHarness", "configure_luddy", "eventually", "inbox_harness"]

@@ -63,25 +63,53 @@ class Worker:
             await bounded("a closed payments worker", self.task)
 
 
+def _await_chain(coro: Any) -> str:
+    """The whole await chain of a coroutine (print_stack shows only the top)."""
+    out = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            out.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return "".join(out)
+
+
 async def bounded(what: str, aw: Any, within_s: float = 15.0) -> None:
-    """Await ``aw`` (cancellation tolerated), or fail naming what hung instead of hanging."""
+    """Await ``aw`` (cancellation tolerated), or fail naming what hung instead of hanging.
+
+    The message shows the await chain of ``aw`` and of every task that was asked to cancel
+    but is still running (a swallowed cancellation is the usual reason for a hang here)."""
     task = asyncio.ensure_future(aw)
     done, _ = await asyncio.wait({task}, timeout=within_s)
     if not done:
-        import io
-
-        stack = io.StringIO()
-        coro: Any = task.get_coro()
-        while coro is not None:  # the whole await chain (print_stack shows only the top)
-            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-            if frame is not None:
-                stack.write(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}\n")
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        stack = _await_chain(task.get_coro())
+        for other in asyncio.all_tasks():
+            if other is not task and not other.done() and other.cancelling():
+                stack += f"cancelled but still running: {other.get_name()}\n{_await_chain(other.get_coro())}"
         task.cancel()
         await asyncio.wait({task}, timeout=5)
-        raise AssertionError(f"{what} did not finish within {within_s} s:\n{stack.getvalue()}")
+        raise AssertionError(f"{what} did not finish within {within_s} s:\n{stack}")
     with contextlib.suppress(asyncio.CancelledError):
         task.result()
+
+
+async def close_pool(pool: asyncpg.Pool, what: str) -> None:
+    """Close a pool (bounded) and terminate whatever it still holds, so no socket or
+    ``Pool._maintain_min_size`` task outlives the test."""
+    try:
+        await bounded(f"closing {what} (a connection never released?)", pool.close())
+    finally:
+        pool.terminate()
+
+
+def on_exit(stack: contextlib.AsyncExitStack, what: str, close: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``close()`` (bounded) when ``stack`` unwinds: also when the test, the setup after
+    it or an earlier close failed, so one failure never leaks the rest (sockets, pools)."""
+
+    async def run() -> None:
+        await bounded(what, close())
+
+    stack.push_async_callback(run)
 
 
 @dataclass
@@ -220,46 +248,49 @@ async def harness(
     ):
         # The gateway's connectors, made fast for fault tests (same class, other backoffs).
         app.state.asaas = AsaasAccounts(http, config_overrides=FAST_ASAAS)
-        pool = await create_pool(settings.require_database_url(), max_size=8)
-        relay_pool = await create_pool(relay_url, max_size=2)
-        client = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
-        relay = OutboxRelay(relay_pool, client, stream, poll_interval_s=0.05)
-        await relay.start()
-        member = await make_member()
-        await configure_asaas(pool, member.tenant_id, base_url=sandbox.base_url, api_key_ref="sandbox")
-        asaas = AsaasClient(
-            http,
-            AsaasConfig(base_url=sandbox.base_url, access_token=DEFAULT_ACCESS_TOKEN, user_agent="tests", **FAST_ASAAS),
-        )
-        h = Harness(
-            member=member,
-            sandbox=sandbox,
-            api=api,
-            asaas=asaas,
-            admin=SandboxAdmin(http, sandbox.base_url),
-            gateway_url=gateway_url,
-            pool=pool,
-            redis=client,
-            stream=stream,
-            accounts=AsaasAccounts(http, config_overrides=FAST_ASAAS),
-        )
-        try:
+        # Unwinds in reverse, every step bounded, also after a failure.
+        async with contextlib.AsyncExitStack() as stack:
+            pool = await create_pool(settings.require_database_url(), max_size=8)
+            stack.push_async_callback(close_pool, pool, "the app pool")
+            relay_pool = await create_pool(relay_url, max_size=2)
+            stack.push_async_callback(close_pool, relay_pool, "the relay pool")
+            client = redis.from_url(settings.require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
+            on_exit(stack, "closing the Redis client", client.aclose)
+            relay = OutboxRelay(relay_pool, client, stream, poll_interval_s=0.05)
+            await relay.start()
+            on_exit(stack, "the outbox relay", relay.stop)
+            member = await make_member()
+            await configure_asaas(pool, member.tenant_id, base_url=sandbox.base_url, api_key_ref="sandbox")
+            asaas = AsaasClient(
+                http,
+                AsaasConfig(
+                    base_url=sandbox.base_url, access_token=DEFAULT_ACCESS_TOKEN, user_agent="tests", **FAST_ASAAS
+                ),
+            )
+            h = Harness(
+                member=member,
+                sandbox=sandbox,
+                api=api,
+                asaas=asaas,
+                admin=SandboxAdmin(http, sandbox.base_url),
+                gateway_url=gateway_url,
+                pool=pool,
+                redis=client,
+                stream=stream,
+                accounts=AsaasAccounts(http, config_overrides=FAST_ASAAS),
+            )
+
+            async def close_workers() -> None:
+                for w in h.workers:
+                    await w.close()
+
+            on_exit(stack, "the payments workers", close_workers)
             if provision:
                 r = await h.provision()
                 assert r.status_code == 200, r.text
             if worker:
                 h.new_worker()
             yield h
-        finally:
-            for w in h.workers:
-                await w.close()
-            await bounded("the outbox relay", relay.stop())
-            await client.aclose()
-            for name, p in (("the relay pool", relay_pool), ("the app pool", pool)):
-                try:
-                    await bounded(f"closing {name} (a connection never released?)", p.close())
-                finally:
-                    p.terminate()
 
 
 __all__ = ["CUSTOMER", "FAST_ASAAS", "Harness", "Worker", "eventually", "harness"]

@@ -6,10 +6,12 @@ The relay runs in-process here (the same class the EventRelay Serve deployment r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -180,3 +182,86 @@ async def test_poison_entry_goes_to_dead_letter(app_pool: asyncpg.Pool, redis_cl
     await c.run_once()
     assert await redis_client.xlen(c.dead_letter_stream) == 1
     assert (await redis_client.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_relay_stops_when_a_notify_wakes_it_as_it_is_stopped(
+    relay_pool: asyncpg.Pool, redis_client: redis.Redis
+) -> None:
+    """A NOTIFY that wakes the relay in the loop iteration where ``stop()`` cancels it:
+    ``asyncio.wait_for`` (Python 3.11) swallowed that cancellation and the relay ran on,
+    so ``stop()`` hung (the inbox tests' teardown failure). Now it stops every time."""
+    relay = OutboxRelay(relay_pool, redis_client, f"test:stop:{secrets.token_hex(4)}", poll_interval_s=5.0)
+    for _ in range(5):
+        await relay.start()
+        await asyncio.sleep(0.3)  # published nothing (empty outbox), idle, waiting for a wake-up
+        relay._on_notify()  # the notification arrives ...
+        await asyncio.sleep(0)  # ... its waiter completes ...
+        async with asyncio.timeout(5):  # ... and stop() cancels in the same iteration
+            await relay.stop()
+        assert (await relay.stats())["ok"] is False
+
+
+class _FreezableProxy:
+    """A TCP proxy to Postgres that, once ``freeze`` is set, forwards nothing more (a
+    half-open connection: the socket stays up, nothing answers)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.freeze = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                if self.freeze.is_set():
+                    await asyncio.Event().wait()
+                writer.write(data)
+                await writer.drain()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers += [writer, up_writer]
+        for a, b in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(a, b))
+            self._tasks.add(task)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for w in self._writers:
+            w.close()
+            with contextlib.suppress(OSError):
+                await w.wait_closed()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def test_relay_stop_terminates_a_listen_connection_that_no_longer_answers(
+    migrated: Infra, redis_client: redis.Redis
+) -> None:
+    url = urlsplit(migrated.relay_url)
+    proxy = _FreezableProxy(url.port or 5432)
+    port = await proxy.start()
+    proxied = urlunsplit(url._replace(netloc=f"{url.netloc.rsplit('@', 1)[0]}@127.0.0.1:{port}"))
+    pool = await create_pool(proxied, min_size=1, max_size=2)
+    try:
+        relay = OutboxRelay(pool, redis_client, f"test:frozen:{secrets.token_hex(4)}", stop_timeout_s=1.0)
+        await relay.start()
+        assert relay._listener is not None
+        listener = relay._listener._con  # the connection behind the pool's proxy
+        proxy.freeze.set()  # UNLISTEN and the release's reset will never be answered
+        async with asyncio.timeout(10):
+            await relay.stop()
+        assert listener.is_closed()  # terminated, not waited for
+    finally:
+        pool.terminate()
+        await proxy.close()

@@ -12,7 +12,10 @@ import httpx
 import pytest
 
 from core.settings import Settings
+from core.tenancy import TenantId
 from tools.channels.meta import sign
+from tools.inbox.turns import Turn
+from tools.inbox.worker import AgentPort, RunOutcome
 
 from ..conftest import Infra, MakeMember
 from ..inbox_support import InboxHarness, eventually, inbox_harness
@@ -342,9 +345,12 @@ async def test_a_worker_killed_mid_turn_loses_nothing_and_answers_once(
         assert r.status_code == 200, r.text
         await h.say("oi, vocês entregam?")
 
-        async def running() -> bool:
+        async def running() -> bool:  # the run itself, not only the claim (see the next test)
             t = await h.thread()
-            return t is not None and t["active_run_id"] is not None
+            if t is None or t["active_run_id"] is None:
+                return False
+            runs = await h.fetch("select status from agent_runs where tenant_id = $1 and id = $2", t["active_run_id"])
+            return [r["status"] for r in runs] == ["running"]
 
         await eventually(running, 10, "the run to start")
         assert h.task is not None
@@ -352,16 +358,79 @@ async def test_a_worker_killed_mid_turn_loses_nothing_and_answers_once(
         await asyncio.gather(h.task, return_exceptions=True)
         await h.say("e aceitam pix?")  # stored by the gateway while no worker runs
         h.task = asyncio.create_task(h.worker.run_forever(h.stop))
+        await _both_answered_on_their_own(h, "oi, vocês entregam?", "e aceitam pix?")
 
-        async def both_answered() -> bool:
-            rows = await h.fetch("select turn_state from messages where tenant_id = $1 and direction = 'in'")
-            return len(rows) == 2 and {r["turn_state"] for r in rows} == {"answered"} and len(await _answers(h)) == 2
 
+class _StallFirstStart:
+    """An AgentPort whose first ``answer`` never reaches the agent: the worker dies after
+    ``claim_turn`` committed (``threads.active_run_id`` set, messages claimed) and before
+    ``start_run`` recorded the run, the window a loaded machine widens."""
+
+    def __init__(self, inner: AgentPort) -> None:
+        self.inner = inner
+        self.stalled = asyncio.Event()
+
+    async def answer(self, tenant_id: TenantId, turn: Turn) -> RunOutcome:
+        if not self.stalled.is_set():
+            self.stalled.set()
+            await asyncio.Event().wait()  # until the worker is killed
+        return await self.inner.answer(tenant_id, turn)
+
+    async def outcome(self, tenant_id: TenantId, turn: Turn) -> RunOutcome:
+        return await self.inner.outcome(tenant_id, turn)
+
+
+async def test_a_worker_killed_between_claim_and_run_start_answers_the_claimed_turn(
+    settings: Settings, make_member: MakeMember, migrated: Infra
+) -> None:
+    stall: list[_StallFirstStart] = []
+
+    def wrap(inner: AgentPort) -> AgentPort:
+        stall.append(_StallFirstStart(inner))
+        return stall[0]
+
+    async with inbox_harness(settings, make_member, migrated.relay_url, wrap_agents=wrap) as h:
+        await h.say("oi, vocês entregam?")
+        await eventually(lambda: _is_set(stall[0].stalled), 10, "the turn to be claimed")
+        thread = await h.thread()
+        assert thread is not None and thread["active_run_id"] is not None
+        claimed = thread["active_run_id"]
+        assert await h.fetch("select id from agent_runs where tenant_id = $1") == []  # no run yet
+        assert h.task is not None
+        h.task.cancel()
+        await asyncio.gather(h.task, return_exceptions=True)
+        await h.say("e aceitam pix?")
+        h.task = asyncio.create_task(h.worker.run_forever(h.stop))
+        await _both_answered_on_their_own(h, "oi, vocês entregam?", "e aceitam pix?")
+        # The restarted worker started the claimed turn as claimed: its run id, its message.
+        first = await h.fetch("select id from agent_runs where tenant_id = $1 order by created_at limit 1")
+        assert first[0]["id"] == claimed
+
+
+async def _is_set(event: asyncio.Event) -> bool:
+    return event.is_set()
+
+
+async def _both_answered_on_their_own(h: InboxHarness, first: str, second: str) -> None:
+    """Each message answered once, by its own run: the first by the turn the dead worker
+    claimed, the second (stored while no worker ran) by the next turn."""
+
+    async def both_answered() -> bool:
+        rows = await h.fetch("select turn_state from messages where tenant_id = $1 and direction = 'in'")
+        return len(rows) == 2 and {r["turn_state"] for r in rows} == {"answered"} and len(await _answers(h)) == 2
+
+    try:
         await eventually(both_answered, 40, "both messages answered after the restart")
-        await asyncio.sleep(1.0)
-        assert len(await _answers(h)) == 2
-        runs = await h.fetch("select input from agent_runs where tenant_id = $1 order by created_at")
-        assert [r["input"] for r in runs] == ["oi, vocês entregam?", "e aceitam pix?"]
+    finally:
+        runs = await h.fetch("select id, status, input from agent_runs where tenant_id = $1 order by created_at")
+        inbound = await h.fetch(
+            "select body, turn_state, turn_run_id from messages where tenant_id = $1 and direction = 'in' "
+            "order by created_at"
+        )
+        state = f"runs={[dict(r) for r in runs]} inbound={[dict(m) for m in inbound]} worker={h.worker.stats()}"
+    await asyncio.sleep(1.0)
+    assert len(await _answers(h)) == 2, state
+    assert [r["input"] for r in runs] == [first, second], state
 
 
 async def test_luddys_follow_up_goes_out_through_whatsapp(h: InboxHarness) -> None:

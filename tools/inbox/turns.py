@@ -166,14 +166,39 @@ async def finish_turn(
 
 
 async def stale_turns(conn: asyncpg.Connection, tenant_id: TenantId) -> list[dict[str, Any]]:
-    """Threads whose active run a dead worker left (recovery on start)."""
+    """Threads whose active run a dead worker left (recovery on start), with the run's
+    status (None: the worker died between ``claim_turn`` and starting the run) and the
+    messages the turn claimed (``stale_turn`` rebuilds the turn from them)."""
     rows = await conn.fetch(
-        """select t.id as thread_id, t.active_run_id, t.channel, t.external_id, r.status as run_status, r.output
-           from threads t left join agent_runs r on r.tenant_id = t.tenant_id and r.id = t.active_run_id
+        """select t.id as thread_id, t.status as thread_status, t.active_run_id, t.channel, t.external_id,
+                  r.status as run_status, r.output,
+                  coalesce(m.ids, '{}'::uuid[]) as message_ids, coalesce(m.text, '') as text
+           from threads t
+           left join agent_runs r on r.tenant_id = t.tenant_id and r.id = t.active_run_id
+           left join lateral (
+               select array_agg(id order by created_at, id) as ids,
+                      string_agg(body, E'\\n' order by created_at, id) as text
+               from messages
+               where tenant_id = t.tenant_id and thread_id = t.id and direction = 'in'
+                 and turn_run_id = t.active_run_id
+           ) m on true
            where t.tenant_id = $1 and t.active_run_id is not null""",
         tenant_id,
     )
     return [dict(r) for r in rows]
+
+
+def stale_turn(row: dict[str, Any]) -> Turn:
+    """The turn a ``stale_turns`` row stands for, as ``claim_turn`` made it (same run id,
+    messages and text), so a run started from it is the run that was claimed."""
+    return Turn(
+        row["active_run_id"],
+        row["thread_id"],
+        tuple(row["message_ids"]),
+        row["text"],
+        row["channel"],
+        row["external_id"],
+    )
 
 
 async def pending_threads(conn: asyncpg.Connection, tenant_id: TenantId) -> list[UUID]:
@@ -183,4 +208,4 @@ async def pending_threads(conn: asyncpg.Connection, tenant_id: TenantId) -> list
     return [r["id"] for r in rows]
 
 
-__all__ = ["Claim", "Turn", "claim_turn", "due_at", "finish_turn", "pending_threads", "stale_turns"]
+__all__ = ["Claim", "Turn", "claim_turn", "due_at", "finish_turn", "pending_threads", "stale_turn", "stale_turns"]

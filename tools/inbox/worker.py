@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 
 from core.events import Event
 from core.tenancy import TenantId
-from db.bus import StreamConsumer
+from db.bus import StreamConsumer, wait_event
 from db.pool import tenant_tx
 from tools.channels import ConnectorRegistry
 
@@ -39,7 +39,7 @@ from .crypto import SecretBox
 from .inbound import INBOX_RECEIVED
 from .outbound import OUTBOUND_QUEUED, DeliveryPolicy, deliver, due_outbound
 from .store import process_delivery
-from .turns import Turn, claim_turn, finish_turn, pending_threads, stale_turns
+from .turns import Turn, claim_turn, finish_turn, pending_threads, stale_turn, stale_turns
 
 log = logging.getLogger("tridium.inbox")
 
@@ -225,14 +225,20 @@ class InboxWorker:
                 threads = await pending_threads(conn, tenant_id)
                 outbound = await due_outbound(conn, tenant_id)
             for s in stale:
-                turn = Turn(s["active_run_id"], s["thread_id"], (), "", s["channel"], s["external_id"])
+                turn = stale_turn(s)
                 key = (tenant_id, s["thread_id"])
                 if key in self._turning:
                     continue
                 report["turns"] += 1
-                if s["run_status"] == "running":
-                    # Join the run (same run id: start_run never starts a second one); an agent
-                    # that lost it marks it interrupted on activation and the turn is requeued.
+                never_started = s["run_status"] is None and bool(turn.message_ids) and s["thread_status"] == "bot"
+                if s["run_status"] == "running" or never_started:
+                    # running: join the run (same run id: start_run never starts a second
+                    # one); an agent that lost it marks it interrupted on activation and the
+                    # turn is requeued. No run yet: the worker died between claim_turn and
+                    # start_run; start it now as claimed (same run id, same messages), so
+                    # the claimed turn is answered on its own and a start_run still on its
+                    # way from the dead worker is this run, not a second one (unless a person
+                    # took the thread meanwhile: then its messages wait, as claim_turn would).
                     self._turning.add(key)
                     self._spawn(self._rejoin(tenant_id, turn), f"rejoin-{turn.run_id}")
                 else:
@@ -270,8 +276,7 @@ class InboxWorker:
             except (RedisError, OSError, asyncpg.PostgresError) as exc:
                 log.warning("inbox scheduler cannot reach Redis or Postgres; retrying", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.config.tick_s)
+            await wait_event(stop, self.config.tick_s)  # not wait_for: it can swallow a cancel
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         await self.consumer.ensure_group()
