@@ -103,6 +103,10 @@ class _Run:
     watchers: int = 1  # SSE streams attached (the one that started it counts)
     status: str = "running"
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Gives the thread's turn back; idempotent. Called once the turn is committed, before the
+    # terminal event, so a client that sends its next message on ``run.completed`` finds the
+    # thread free instead of queueing behind a run that has already finished.
+    release_turn: Callable[[], None] | None = None
 
 
 class AgentHost:
@@ -383,6 +387,14 @@ class AgentHost:
         req = run.request
         state = _RunState(evidence=GroundingFilter())
         held = run.turn is not None  # start_run took the thread's turn for this run
+
+        def release_turn() -> None:
+            nonlocal held
+            if held:
+                held = False
+                lock.release()
+
+        run.release_turn = release_turn
         try:
             try:
                 # One turn of the loop first: start_run's reply leaves before the run's first
@@ -394,8 +406,7 @@ class AgentHost:
                 state.t0 = time.perf_counter()
                 await self._run_turn(run, state)
             finally:
-                if held:
-                    lock.release()
+                release_turn()
         except asyncio.CancelledError:
             run.status = "cancelled"
             await self._finish(run, state, "cancelled", error="cancelled: the client went away or cancelled the run")
@@ -513,6 +524,8 @@ class AgentHost:
                     answer=answer,
                 )
                 await ai_cost.settle(conn, self.tenant_id, req.run_id, priced)
+            if run.release_turn is not None:  # the turn is committed: the next one may start
+                run.release_turn()
             if status == "completed":
                 await self._emit(
                     run,
