@@ -49,7 +49,7 @@ async def test_whatsapp_referral_is_the_first_touch_once(
         "body": "Frete grátis",
         "headline": "Fale conosco",
         "media_type": "image",
-        "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7JwFF4XvnO2E4Nx0-eM-GABDLOPaOdRMv-_zfUQ2a",
+        "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7JwFF4XvnO2E4Nx0-eM-GAB",
         "welcome_message": {"text": "Oi!"},
     }
     async with client_for(app) as c:

@@ -11,7 +11,8 @@ Speaks, for the subset Tridium uses, what the real Cloud API speaks (see
   with codes 130429 / 131056 / 80007).
 * Webhooks to the gateway, signed ``X-Hub-Signature-256`` with the account's app secret:
   inbound messages (text, image, audio, document, interactive, button, location,
-  reaction; any of them with a click-to-WhatsApp ``referral``) and, after each accepted send, status callbacks sent → delivered → read
+  reaction; any of them with a click-to-WhatsApp ``referral``) and, after each accepted
+  send, status callbacks sent → delivered → read
   (optionally shuffled, to exercise out-of-order handling); any delivery can be replayed
   (duplicates).
 
