@@ -56,3 +56,13 @@ begin
         execute format('grant select, insert, update, delete on %I to tridium_app', t);
     end loop;
 end $$;
+
+-- Which tenants have conversions waiting to be sent (the ads worker's sweep), as
+-- inbox_tenants_with_work (0008): a definer function reading through an owner-only SELECT
+-- policy; it returns tenant ids only.
+create policy ads_conversion_scan on ad_conversions for select to tridium_owner using (true);
+create or replace function ads_tenants_with_due_conversions() returns setof uuid
+    language sql stable security definer set search_path = public
+    as $$ select distinct tenant_id from ad_conversions where status = 'queued' and next_attempt_at <= now() $$;
+revoke all on function ads_tenants_with_due_conversions() from public;
+grant execute on function ads_tenants_with_due_conversions() to tridium_app;
