@@ -22,6 +22,7 @@ from db.pool import create_pool
 from tools.inbox import SecretBox
 from tools.payments import AsaasAccounts, TokenHashCache
 
+from .ads.wiring import build_ads
 from .auth import TokenVerifier
 from .errors import install_error_handlers
 from .inbox.wiring import build_connectors
@@ -30,6 +31,7 @@ from .middleware import EdgeMiddleware
 from .ratelimit import LocalRateLimiter, RateLimiter
 from .routers import (
     admin,
+    ads,
     agents,
     ai_cost,
     audit,
@@ -93,6 +95,9 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         # InboxWorker sends; the gateway never calls a channel provider).
         app.state.inbox_box = SecretBox(settings.channel_secrets_key)
         app.state.inbox_connectors = build_connectors(asaas_http, settings)
+        # Ads: the three ad-platform connectors over the same client; each account's base_url
+        # (a sandbox in tests and `make run`) decides where a call goes.
+        app.state.ads = build_ads(asaas_http, app.state.inbox_box)
         try:
             yield
         finally:
@@ -131,6 +136,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         inbox.router,
         inbox_webhooks.router,
         channels.router,
+        ads.router,
         widget.router,
         console.router,
     ):

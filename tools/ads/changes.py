@@ -257,7 +257,9 @@ async def propose_change(
         f"select {_COLUMNS} from ad_changes where tenant_id = $1 and idempotency_key = $2", tenant_id, idempotency_key
     )
     if existing is not None:
-        if existing["kind"] != kind or existing["params"] != clean or existing["object_id"] != object_id:
+        # A create's row gets its object_id when applied: compare the target only for updates.
+        same_target = kind in CREATE_KINDS or existing["object_id"] == object_id
+        if existing["kind"] != kind or existing["params"] != clean or not same_target:
             raise ValidationFailed(
                 "this idempotency key was used for another change", details={"change_id": str(existing["id"])}
             )
