@@ -6,73 +6,79 @@ call goes through.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from pydantic import Field
 
 from tools.ads.conversions import suppress_lead
+from tools.ads.kpi import KPI_TIMEZONE, MAX_RANGE_DAYS, kpi_report
 from tools.ads.publish import mark_winner_from_attribution
 
 from .tools import ToolContext, _Args, brl, tool
 
 
 class KpiArgs(_Args):
-    group_by: Literal["source", "campaign"] = "source"
-    days: int = Field(30, ge=1, le=365)
+    group_by: Literal["source", "campaign", "creative"] = "source"
+    days: int = Field(30, ge=1, le=MAX_RANGE_DAYS)
+
+
+_NONE_LABEL = {"source": "(sem origem)", "campaign": "(sem campanha)", "creative": "(sem criativo)"}
+
+
+def _ads_part(g: dict[str, Any]) -> str:
+    if not g["spend_minor"]:
+        return ""
+    roas = f", ROAS {g['roas']:.2f}".replace(".", ",") if g["roas"] is not None else ""
+    cpl = f", CPL {brl(g['cpl_minor'])}" if g["cpl_minor"] is not None else ""
+    return f", investimento {brl(g['spend_minor'])}{cpl}{roas}"
 
 
 @tool(
     "get_kpis",
-    "Leads, won deals, revenue and payments per lead source or campaign over the last N days.",
+    "Ad spend, leads, customers, revenue and the ad KPIs (CTR, CPC, CPM, CPL, CPA, CAC, ROAS, conversion rate) "
+    "per lead source, campaign or creative over the last N days (São Paulo days, today included) — the same "
+    "numbers as GET /metrics/kpi.",
     KpiArgs,
     agents={"lucy"},
     side_effect=False,
 )
 async def get_kpis(ctx: ToolContext, conn: asyncpg.Connection | None, args: Any, _key: str) -> dict[str, Any]:
     assert conn is not None
-    col = "source" if args.group_by == "source" else "campaign"  # from a Literal, never user text
-    rows = await conn.fetch(
-        f"""with l as (
-                select id, coalesce({col}, '(sem {args.group_by})') as grp from leads
-                where tenant_id = $1 and created_at > now() - make_interval(days => $2))
-            select l.grp,
-                   count(distinct l.id) as leads,
-                   count(distinct d.id) filter (where d.stage = 'won') as won,
-                   coalesce(sum(d.value_cents) filter (where d.stage = 'won'), 0) as revenue_cents,
-                   count(distinct p.id) as payments
-            from l
-            left join deals d on d.tenant_id = $1 and d.lead_id = l.id
-            left join invoices i on i.tenant_id = $1 and i.lead_id = l.id
-            left join payments p on p.tenant_id = $1 and p.invoice_id = i.id
-            group by l.grp order by leads desc, l.grp""",
-        ctx.tenant_id,
-        args.days,
-    )
+    last = datetime.now(ZoneInfo(KPI_TIMEZONE)).date()
+    report = await kpi_report(conn, ctx.tenant_id, last - timedelta(days=args.days - 1), last, args.group_by)
     groups = [
         {
-            args.group_by: r["grp"],
-            "leads": r["leads"],
-            "won": r["won"],
-            "revenue_cents": int(r["revenue_cents"]),
-            "revenue": brl(int(r["revenue_cents"])),
-            "payments": r["payments"],
-            "conversion": round(r["won"] / r["leads"], 4) if r["leads"] else 0.0,
+            **g,
+            args.group_by: g["label"] or g["key"] or _NONE_LABEL[args.group_by],
+            "won": g["customers"],
+            "revenue_cents": g["revenue_minor"],
+            "revenue": brl(g["revenue_minor"]),
+            "conversion": g["conversion_rate"] or 0.0,
         }
-        for r in rows
+        for g in report["groups"]
     ]
-    label = "origem" if args.group_by == "source" else "campanha"
+    label = {"source": "origem", "campaign": "campanha", "creative": "criativo"}[args.group_by]
     if not groups:
-        summary = f"Nenhum lead nos últimos {args.days} dias."
+        summary = f"Nenhum dado nos últimos {args.days} dias."
     else:
         parts = [
-            f"{g[args.group_by]}: {g['leads']} lead(s), {g['won']} venda(s), {g['revenue']}, "
-            f"{g['payments']} pagamento(s)"
+            f"{g[args.group_by]}: {g['leads']} lead(s), {g['won']} venda(s), {g['revenue']}{_ads_part(g)}"
             for g in groups
         ]
         summary = f"Por {label}, últimos {args.days} dias — " + "; ".join(parts) + "."
-    return {"group_by": args.group_by, "days": args.days, "groups": groups, "summary": summary}
+    return {
+        "group_by": args.group_by,
+        "days": args.days,
+        "from": report["from"].isoformat(),
+        "to": report["to"].isoformat(),
+        "groups": groups,
+        "totals": report["totals"],
+        "summary": summary,
+    }
 
 
 class EventsArgs(_Args):

@@ -124,7 +124,7 @@ def _proposal(
         object_id=c.object_id,
         account_id=c.account_id,
         kind=kind,
-        params={"level": "campaign", "external_id": c.external_id, **params},
+        params=params,
         idempotency_key=idempotency_key(rule.id, c.object_id, day),
         reason=reason,
         requested_by=f"rule:{rule.id}",
@@ -213,7 +213,7 @@ ProposeFn = Callable[..., Awaitable[dict[str, Any]]]
 
 async def run_rules(
     conn: asyncpg.Connection,
-    tenant_id: UUID,
+    tenant_id: TenantId,
     account_id: UUID,
     day: date,
     *,

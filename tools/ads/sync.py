@@ -96,6 +96,8 @@ async def _with_backoff(call: Callable[[], Awaitable[Any]], opts: SyncOptions, s
             if not exc.retriable or attempt == opts.attempts:
                 raise
             wait = exc.retry_after_s if isinstance(exc, AdsRateLimited) and exc.retry_after_s else delay
+            if wait > opts.backoff_max_s:  # a long regain time fails the run; the next round retries
+                raise
             await sleep(min(opts.backoff_max_s, wait))
             delay = min(opts.backoff_max_s, delay * 2)
     raise AssertionError("unreachable")
@@ -199,6 +201,9 @@ _RUN_COLUMNS = "id, account_id, since, until, status, rows, proposals, error, st
 def _describe(exc: Exception) -> str:
     if isinstance(exc, AdsAuthFailed):
         return f"{exc.platform}: the access token was refused ({exc}); re-provision the ad account"
+    if isinstance(exc, AdsRateLimited):
+        after = f"; retry after {int(exc.retry_after_s)} s" if exc.retry_after_s else ""
+        return f"{exc.platform}: rate limited ({exc}, provider code {exc.provider_code}){after}"
     code = getattr(exc, "provider_code", None)
     platform = getattr(exc, "platform", None)
     prefix = f"{platform}: " if platform else ""

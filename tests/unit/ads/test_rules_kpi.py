@@ -101,7 +101,7 @@ def test_stop_loss_pauses_above_cpa_only() -> None:
     c = campaign()
     r = rule("stop_loss", metric="cpa", max_minor=2_000, days=3)
     [p] = evaluate([r], [c], win(3, c, spend_minor=9_000, platform_conversions=4), DAY)  # CPA 2250
-    assert p.kind == "set_status" and p.params["status"] == "paused" and p.params["external_id"] == "c1"
+    assert p.kind == "set_status" and p.params["status"] == "paused" and p.object_id == c.object_id
     assert p.requested_by == f"rule:{r.id}" and p.idempotency_key == idempotency_key(r.id, c.object_id, DAY)
     assert evaluate([r], [c], win(3, c, spend_minor=8_000, platform_conversions=4), DAY) == []  # CPA 2000
 
@@ -128,7 +128,7 @@ def test_pause_no_delivery_needs_n_days_of_life() -> None:
     r = rule("pause_no_delivery", days=3)
     old, new = campaign(ext="old"), campaign(ext="new", age_days=1)
     props = evaluate([r], [old, new], {3: {}}, DAY)
-    assert [p.params["external_id"] for p in props] == ["old"]
+    assert [p.object_id for p in props] == [old.object_id]
     assert evaluate([r], [old], win(3, old, impressions=1), DAY) == []
 
 
