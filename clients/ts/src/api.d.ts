@@ -877,6 +877,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics/kpi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics Kpi
+         * @description CTR, CPC, CPM, CPL, CPA, CAC, ROAS and conversion rate per source, campaign or creative,
+         *     over whole days in America/Sao_Paulo (at most 366). Money in minor units; a ratio whose
+         *     denominator is 0 is null. ``totals`` covers every group (ROAS there is blended).
+         */
+        get: operations["metrics_kpi_metrics_kpi_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/payments": {
         parameters: {
             query?: never;
@@ -2493,6 +2515,122 @@ export interface components {
              */
             jobId: string;
         };
+        /** KpiGroup */
+        KpiGroup: {
+            /**
+             * Cac Minor
+             * @description spend / customers
+             */
+            cac_minor: number | null;
+            /** Clicks */
+            clicks: number;
+            /**
+             * Conversion Rate
+             * @description customers / leads
+             */
+            conversion_rate: number | null;
+            /**
+             * Cpa Minor
+             * @description spend / platform conversions
+             */
+            cpa_minor: number | null;
+            /**
+             * Cpc Minor
+             * @description spend / clicks
+             */
+            cpc_minor: number | null;
+            /**
+             * Cpl Minor
+             * @description spend / leads
+             */
+            cpl_minor: number | null;
+            /**
+             * Cpm Minor
+             * @description spend per 1000 impressions
+             */
+            cpm_minor: number | null;
+            /**
+             * Ctr
+             * @description clicks / impressions; null when 0 impressions
+             */
+            ctr: number | null;
+            /** Currency */
+            currency: string;
+            /**
+             * Customers
+             * @description leads whose first paid payment or won deal is in the period
+             */
+            customers: number;
+            /** Impressions */
+            impressions: number;
+            /**
+             * Key
+             * @description platform (source), campaign external id or leads.campaign (campaign), creative version id (creative); null: unattributed (or the totals row)
+             */
+            key: string | null;
+            /**
+             * Label
+             * @description campaign name / creative name and version, when known
+             */
+            label: string | null;
+            /**
+             * Leads
+             * @description leads created in the period
+             */
+            leads: number;
+            /**
+             * Platform
+             * @description meta, google, tiktok; null for non-ad sources
+             */
+            platform: string | null;
+            /**
+             * Platform Conversions
+             * @description conversions the ad platforms reported
+             */
+            platform_conversions: number;
+            /**
+             * Revenue Minor
+             * @description paid payments in the period, minor units
+             */
+            revenue_minor: number;
+            /**
+             * Roas
+             * @description revenue / spend
+             */
+            roas: number | null;
+            /**
+             * Spend Minor
+             * @description ad spend, minor units (centavos)
+             */
+            spend_minor: number;
+        };
+        /** KpiReport */
+        KpiReport: {
+            /** Currency */
+            currency: string;
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * Group By
+             * @enum {string}
+             */
+            group_by: "source" | "campaign" | "creative";
+            /** Groups */
+            groups: components["schemas"]["KpiGroup"][];
+            /** Timezone */
+            timezone: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            totals: components["schemas"]["KpiGroup"];
+            /** Warnings */
+            warnings: string[];
+        };
         /** Lead */
         Lead: {
             /** Campaign */
@@ -3058,10 +3196,36 @@ export interface components {
              */
             thread_id?: string | null;
         };
-        /** SessionIn */
+        /**
+         * SessionIn
+         * @description A new visitor. Pass the page's UTM fields and ad click id as found in its URL: they
+         *     become the lead's first ad touch when the visitor writes (docs/ads.md "The loop").
+         */
         SessionIn: {
+            /** Fbclid */
+            fbclid?: string | null;
+            /** Gbraid */
+            gbraid?: string | null;
+            /** Gclid */
+            gclid?: string | null;
+            /** Landing Url */
+            landing_url?: string | null;
             /** Name */
             name?: string | null;
+            /** Ttclid */
+            ttclid?: string | null;
+            /** Utm Campaign */
+            utm_campaign?: string | null;
+            /** Utm Content */
+            utm_content?: string | null;
+            /** Utm Medium */
+            utm_medium?: string | null;
+            /** Utm Source */
+            utm_source?: string | null;
+            /** Utm Term */
+            utm_term?: string | null;
+            /** Wbraid */
+            wbraid?: string | null;
         };
         /** SessionOut */
         SessionOut: {
@@ -8829,6 +8993,108 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CostReport"];
+                };
+            };
+            /** @description Bad request (malformed JSON, missing Idempotency-Key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a member of the tenant, or the role does not allow it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (including another tenant's ids) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict (duplicate, or the same Idempotency-Key is in flight) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed (field paths in details) or Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited (see Retry-After, RateLimit, RateLimit-Policy) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metrics_kpi_metrics_kpi_get: {
+        parameters: {
+            query?: {
+                /** @description first day (America/Sao_Paulo); default 29 days before 'to' */
+                from?: string | null;
+                /** @description last day (America/Sao_Paulo), inclusive; default today */
+                to?: string | null;
+                /** @description source, campaign or creative */
+                group_by?: "source" | "campaign" | "creative";
+            };
+            header?: {
+                /** @description Tenant uuid or slug */
+                "x-tenant-id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KpiReport"];
                 };
             };
             /** @description Bad request (malformed JSON, missing Idempotency-Key) */
