@@ -445,14 +445,15 @@ def start_ads_sandboxes(settings: Settings, services: Environment) -> dict[str, 
     """The Meta, Google Ads and TikTok sandboxes (simulators), stopped with the rest; their URLs."""
     if not settings.ads_sandboxes:
         return {}
+    from concurrent.futures import ThreadPoolExecutor
+
     from tridium.ads_setup import ads_sandboxes
 
-    urls = {}
-    for platform, sandbox in ads_sandboxes(settings, settings.data_dir.absolute()).items():
-        sandbox.start()
-        services.started.append(sandbox)
-        urls[platform] = sandbox.url
-    return urls
+    sandboxes = ads_sandboxes(settings, settings.data_dir.absolute())
+    services.started.extend(sandboxes.values())  # stopped with the rest even if one fails to start
+    with ThreadPoolExecutor(len(sandboxes)) as pool:  # three small servers: start them side by side
+        list(pool.map(lambda sb: sb.start(), sandboxes.values()))
+    return {platform: sb.url for platform, sb in sandboxes.items()}
 
 
 def demo_ads(settings: Settings, urls: dict[str, str]) -> None:
