@@ -262,7 +262,7 @@ SEEDS: dict[str, Seed] = {
     "lead_suppressions": Seed(
         "reason",
         """insert into lead_suppressions (tenant_id, lead_id, kind, reason) values ($1, $3, 'customer', $2)
-           returning id""",
+           on conflict (tenant_id, lead_id, kind) do update set reason = excluded.reason returning id""",
         ("leads",),
     ),
     "event_log": Seed("type", "insert into event_log (tenant_id, type, payload) values ($1, $2, '{}') returning id"),
