@@ -77,6 +77,7 @@ class HostDeps:
     search: SearchFn
     payments: PaymentsPort | None = None
     peers: AgentRuntime | None = None
+    ads: Any = None  # tools.ads.accounts.AdsDeps: SecretBox + ad connectors of this process
     openai_client: Any = None  # openai.AsyncOpenAI, one per process, built lazily
 
 
@@ -566,6 +567,7 @@ class AgentHost:
             thread_id=thread_id,
             role=role,
             peers=self.deps.peers,
+            ads=self.deps.ads,
         )
 
     # Direct tool calls and messages ----------------------------------------------------------

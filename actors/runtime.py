@@ -85,10 +85,18 @@ class AgentActor:
                 search = ModelServedSearcher(
                     settings, pool, client, SearcherQueryEmbedder(handle_factory=_searcher_handle)
                 )
-                deps = HostDeps(settings, pool, client, search, peers=RayRuntime(settings))
+                import httpx
+
+                from tools.ads.accounts import AdsDeps, build_registry
+                from tools.inbox import SecretBox
+
+                # Lucy's ad changes: one HTTP client for the three ad connectors of this actor.
+                ads_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+                ads = AdsDeps(SecretBox(settings.channel_secrets_key), build_registry(ads_http))
+                deps = HostDeps(settings, pool, client, search, peers=RayRuntime(settings), ads=ads)
                 host = AgentHost(deps, TenantId(self._tenant_id), self._agent)
                 await host.activate()
-                self._closers = [client.aclose, pool.close]
+                self._closers = [client.aclose, pool.close, ads_http.aclose]
                 self._host = host
                 self._search = search
                 self._watchdog = asyncio.create_task(self._watch_idle(settings.agent_idle_s))

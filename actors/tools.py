@@ -61,6 +61,7 @@ class ToolContext:
     role: str = "member"
     extra: dict[str, Any] = field(default_factory=dict)
     peers: Any = None  # the AgentRuntime, for ask_agent (None: no other agents reachable)
+    ads: Any = None  # tools.ads.accounts.AdsDeps (None: ad changes are proposed, a person applies them)
     ask_depth: int = 0  # how many agent-to-agent hops led to this run
 
 
@@ -593,7 +594,7 @@ async def ask_agent(ctx: ToolContext, _conn: asyncpg.Connection | None, args: An
     }
 
 
-from . import tools_kpi  # noqa: E402,F401  — registers Lucy's and Clio's tools
+from . import tools_ads, tools_kpi  # noqa: E402,F401  — registers Lucy's and Clio's tools
 
 __all__ = [
     "CHECKOUT_UNAVAILABLE",

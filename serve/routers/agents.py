@@ -45,6 +45,7 @@ from core.errors import DependencyUnavailable, Forbidden, NotFound, ValidationFa
 from core.tenancy import TenantContext
 from db.pool import tenant_tx
 
+from ..ads.wiring import ads_deps
 from ..deps import AdminTenant, State, Tenant
 from ..knowledge_runtime import knowledge_of
 from ..schemas import ErrorBody
@@ -71,7 +72,9 @@ def _make_runtime(request: Request, state: AppState) -> AgentRuntime:
     if mode == "local":
         # The gateway's own knowledge runtime: the same hybrid search as /rag/search.
         knowledge = knowledge_of(request, state)
-        return LocalRuntime(HostDeps(state.settings, state.pool, state.redis, knowledge.search))
+        return LocalRuntime(
+            HostDeps(state.settings, state.pool, state.redis, knowledge.search, ads=ads_deps(request, state))
+        )
     raise DependencyUnavailable("agent runtime unavailable", details={"agent_runtime": mode})
 
 

@@ -212,3 +212,23 @@ async def test_other_tenants_see_nothing_and_change_nothing(env: Env, make_membe
     assert r.status_code == 404
     assert (await env.client.get("/admin/ads/accounts", headers=h)).json()["items"] == []
     assert await env.sandbox_status(mine["campaign"]["external_id"]) == "PAUSED"
+
+
+async def test_viewers_cannot_change_ads_and_throttling_is_retried(
+    env: Env, app_pool: asyncpg.Pool, settings: Settings
+) -> None:
+    viewer = str(uuid.uuid4())
+    await upsert_membership(app_pool, env.owner.tenant_id, viewer, f"{viewer[:8]}@example.com", "viewer")
+    vh = {"Authorization": f"Bearer {mint_token(settings, user_id=viewer)}", "X-Tenant-Id": env.owner.slug}
+    r = await env.post("/ads/campaigns", {"platform": "meta", "name": "V", "daily_budget_minor": 1_000}, headers=vh)
+    assert r.status_code == 403
+    assert (await env.client.get("/ads/campaigns", headers=vh)).status_code == 200
+    r = await env.post("/ads/campaigns", {"platform": "meta", "name": "Throttled", "daily_budget_minor": 5_000})
+    campaign = r.json()["campaign"]
+    # Meta code 17 (user request limit) on the next update: waited out and retried.
+    fault = {"operation": "update", "kind": "rate_limit", "code": 17, "count": 1, "regain_minutes": 0}
+    (await env.admin.post("/sandbox/faults", json=fault)).raise_for_status()
+    r = await env.post(f"/ads/campaigns/{campaign['id']}/budget", {"daily_budget_minor": 4_000})
+    assert r.status_code == 200 and r.json()["status"] == "applied", r.text
+    r = await env.admin.get("/sandbox/objects", params={"account": env.external_id})
+    assert {o["id"]: o for o in r.json()["objects"]}[campaign["external_id"]]["daily_budget"] == 4_000

@@ -151,7 +151,16 @@ def test_lucy_and_clio_plans() -> None:
 
 
 def test_tool_registry_rules() -> None:
-    assert catalog("lucy") == {"get_kpis", "list_events", "record_conversion", "list_creatives", "ask_agent"}
+    assert catalog("lucy") == {
+        "get_kpis",
+        "list_events",
+        "record_conversion",
+        "list_creatives",
+        "ask_agent",
+        *("list_campaigns", "create_campaign", "set_campaign_status", "change_budget", "read_insights"),
+        "propose_plan",
+    }
+    assert all(REGISTRY[n].side_effect for n in ("create_campaign", "set_campaign_status", "change_budget"))
     assert all(REGISTRY[n].side_effect for n in ("upsert_lead", "create_checkout", "handoff_to_human"))
     assert not REGISTRY["kb_search"].side_effect
     rid = uuid.uuid4()
