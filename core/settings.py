@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     asaas_user_agent: str = "tridium/0.1"
     public_base_url: str | None = Field(None, description="public URL of the gateway (webhook URLs); default host:port")
     payments_reconcile_interval_s: float = Field(86400.0, description="drift repair period (daily)")
+    # Ads insights sync (tools/ads/sync.py, docs/ads.md): one Ray task per tenant each period.
+    ads_sync_interval_s: float = Field(3600.0, gt=0, description="insights sync period (hourly)")
+    ads_sync_days: int = Field(3, ge=1, le=30, description="rolling window: the last N days are re-read each sync")
+    ads_sync_backfill_days: int = Field(0, ge=0, le=90, description="extra days further back on scheduled syncs")
 
     # Inbox (tools/inbox, docs/inbox.md). Channel-account secrets are encrypted with this
     # Fernet key; several comma-separated keys rotate (the first encrypts, all decrypt).

@@ -32,6 +32,7 @@ from .ratelimit import LocalRateLimiter, RateLimiter
 from .routers import (
     admin,
     ads,
+    ads_sync,
     agents,
     ai_cost,
     audit,
@@ -137,6 +138,7 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
         inbox_webhooks.router,
         channels.router,
         ads.router,
+        ads_sync.router,
         widget.router,
         console.router,
     ):

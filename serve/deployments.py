@@ -22,7 +22,8 @@ from core.settings import Settings
 from db.bus import OutboxRelay
 from db.pool import create_pool
 
-from .ads_runtime import AdsWorkerDeployment
+from .ads_runtime import AdsSyncDeployment
+from .ads_worker_runtime import AdsWorkerDeployment
 from .app import build_fastapi
 from .inbox.runtime import InboxWorkerDeployment
 from .knowledge_deployments import bind_knowledge
@@ -104,6 +105,7 @@ class Gateway:
         knowledge: DeploymentHandle[Any] | None = None,
         payments: DeploymentHandle[Any] | None = None,
         inbox: DeploymentHandle[Any] | None = None,
+        ads_sync: DeploymentHandle[Any] | None = None,
         ads: DeploymentHandle[Any] | None = None,
     ) -> None:
         self._settings = Settings()
@@ -112,7 +114,8 @@ class Gateway:
         self._knowledge = knowledge  # likewise Embedder, Searcher and the upload sweeper
         self._payments = payments  # likewise the payments worker (serve.payments_runtime)
         self._inbox = inbox  # likewise the inbox worker (serve.inbox.runtime)
-        self._ads = ads  # likewise the ads worker (serve.ads_runtime): conversions, publishing
+        self._ads_sync = ads_sync  # likewise the scheduled insights sync (serve.ads_runtime)
+        self._ads = ads  # likewise the ads worker (serve.ads_worker_runtime): conversions, publishing
 
     def __serve_build_asgi_app__(self) -> Any:
         async def relay_probe() -> dict[str, Any]:
@@ -140,9 +143,10 @@ def build_app(
     knowledge = bind_knowledge(options)
     payments = PaymentsWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     inbox = InboxWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
+    ads_sync = AdsSyncDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     ads = AdsWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     return gateway_deployment.options(ray_actor_options=gateway_options, num_replicas=gateway_replicas).bind(
-        relay, agents, knowledge, payments, inbox, ads
+        relay, agents, knowledge, payments, inbox, ads_sync, ads
     )
 
 

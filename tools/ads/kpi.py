@@ -130,7 +130,7 @@ _LABELS: dict[GroupBy, str] = {
                      and o.platform = g.k_platform and o.external_id = g.k order by o.updated_at desc limit 1)""",
     "creative": """(select c.name || ' v' || v.version from creative_versions v
                      join creatives c on c.tenant_id = v.tenant_id and c.id = v.creative_id
-                     where v.tenant_id = $1 and v.id::text = g.k)""",
+                     where v.tenant_id = $1 and v.id = g.k::uuid)""",
 }
 
 

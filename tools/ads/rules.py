@@ -34,6 +34,9 @@ from uuid import UUID
 
 import asyncpg
 
+from core.errors import TridiumError
+from core.tenancy import TenantId
+
 from .errors import GuardrailViolated
 from .kpi import KpiCounts, kpi_report
 
@@ -297,14 +300,14 @@ async def run_rules(
                     "status": change.get("status") if change else None,
                 }
             )
-        except GuardrailViolated as exc:
+        except TridiumError as exc:  # refused, or today's key already used with other params: skip it
             results.append(
                 {
                     "rule_id": str(p.rule_id),
                     "key": p.idempotency_key,
                     "reason": p.reason,
                     "change_id": None,
-                    "status": "refused",
+                    "status": "refused" if isinstance(exc, GuardrailViolated) else "skipped",
                     "error": str(exc),
                 }
             )

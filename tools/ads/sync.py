@@ -351,6 +351,7 @@ async def list_runs(conn: asyncpg.Connection, tenant_id: UUID, limit: int = 20) 
 
 __all__ = [
     "DEFAULT_DAYS",
+    "MAX_BACKFILL_DAYS",
     "AdsDepsLike",
     "SYNC_LEVELS",
     "SyncOptions",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -220,3 +221,47 @@ async def test_rules_propose_once_per_day_through_the_guardrails(env: Env) -> No
     assert ch["status"] == "proposed"
     [obj] = await env.fetch("select id from ad_objects where tenant_id = $1 and external_id = $2", c.external_id)
     assert ch["object_id"] == obj["id"]
+
+
+async def test_admin_sync_route_returns_runs_and_is_admin_only(
+    env: Env, client: httpx.AsyncClient, make_member: MakeMember
+) -> None:
+    owner = await make_member("owner")
+    r = await client.post("/admin/ads/sync", headers=owner.headers())
+    assert r.status_code == 409 and r.json()["error"]["code"] == "ads_account_not_configured"
+    r = await client.post(
+        "/admin/ads/accounts",
+        json={
+            "platform": "meta",
+            "external_id": env.external_id,
+            "base_url": env.base_url,
+            "config": {"page_id": "100200300", "pixel_id": "555000111"},
+            "secrets": {"access_token": TOKEN},
+        },
+        headers=owner.headers(),
+    )
+    assert r.status_code in (200, 201), r.text
+    _, ad = await campaign_with_ad(env)
+    today = datetime.now(UTC).astimezone(ZoneInfo("America/Sao_Paulo")).date()
+    await env.delivery("ad", ad.external_id, today, impressions=100, clicks=2, spend_minor=250)
+    for _ in range(2):
+        r = await client.post("/admin/ads/sync", json={"days": 2}, headers=owner.headers())
+        assert r.status_code == 200, r.text
+        [run] = r.json()["runs"]
+        assert run["status"] == "done" and run["rows"] == 2 and run["since"] == (today - timedelta(days=1)).isoformat()
+    async with tenant_tx(env.pool, owner.tenant_id) as conn:
+        total = await conn.fetchval(
+            "select sum(spend_minor) from ad_metrics_daily where tenant_id = $1 and level = 'campaign'", owner.tenant_id
+        )
+    assert total == 250  # twice synced, counted once
+    kpi = await client.get("/metrics/kpi", params={"group_by": "campaign"}, headers=owner.headers())
+    assert kpi.json()["totals"]["spend_minor"] == 250
+    runs = (await client.get("/admin/ads/sync/runs", headers=owner.headers())).json()["runs"]
+    assert len(runs) == 2
+    assert (
+        await client.post("/admin/ads/sync", json={"backfill_days": 1000}, headers=owner.headers())
+    ).status_code == 422
+    viewer = await make_member("member", slug=None)
+    assert (await client.post("/admin/ads/sync", headers=viewer.headers())).status_code == 403
+    # the other tenant (env's) never saw this tenant's sync
+    assert await env.fetch("select id from ad_sync_runs where tenant_id = $1") == []
