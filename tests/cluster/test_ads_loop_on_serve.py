@@ -5,7 +5,7 @@ campaign created (PAUSED on the Meta sandbox) → activation proposed → a pers
 ACTIVE in the sandbox → a visitor arrives from that campaign (widget with the ad's UTM
 fields and fbclid; the InboxWorker creates the lead and its first touch) → Pix paid in the
 Asaas sandbox (PaymentsWorker: payment.succeeded + deal.won) → the AdsWorker sends ONE
-Purchase to the Meta sandbox → the sandbox's delivery is synced into ad_metrics_daily →
+Purchase to the Meta sandbox → the sandbox's delivery is synced (``POST /admin/ads/sync``) →
 ``/metrics/kpi`` shows spend, CPL and ROAS equal to the hand computation."""
 
 from __future__ import annotations
@@ -23,14 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from core.settings import Settings
-from core.tenancy import TenantId
-from db.pool import create_pool
-from db.tenants import get_tenant_by_slug
-from tools.ads.accounts import AdsDeps, build_registry
-from tools.ads.sync import sync_tenant
 from tools.asaas.sandbox import DEFAULT_ACCESS_TOKEN
-from tools.inbox import SecretBox
 from tridium.ads_setup import META_ACCOUNT
 
 from .conftest import Platform
@@ -64,7 +57,7 @@ def _key() -> dict[str, str]:
     return {"Idempotency-Key": str(uuid.uuid4())}
 
 
-async def test_campaign_to_conversion_to_kpi_through_serve(platform: Platform, settings: Settings) -> None:
+async def test_campaign_to_conversion_to_kpi_through_serve(platform: Platform) -> None:
     meta_url = await _log_value(platform, r"meta (http://\S+) \(account")
     asaas_url = await _log_value(platform, r"Asaas sandbox (http://\S+) \(simulated")
     widget_key = await _log_value(platform, r"widget key (\S+);")
@@ -144,22 +137,16 @@ async def test_campaign_to_conversion_to_kpi_through_serve(platform: Platform, s
         assert len(received) == 1 and not received[0]["duplicate"] and received[0]["duplicates"] == 0, received
         assert received[0]["event"]["event_name"] == "Purchase"
 
-        # 4. The sandbox delivers today; the insights sync (the scheduled task's function) runs.
+        # 4. The sandbox delivers today; the insights sync runs (now, through the gateway).
         r = await meta.post(
             "/sandbox/delivery",
             json={"account": META_ACCOUNT, "id": external_id, "level": "campaign", "day": today,
                   "impressions": 10_000, "clicks": 250, "spend_minor": SPEND_MINOR},
         )  # fmt: skip
         assert r.status_code == 200, r.text
-        pool = await create_pool(settings.require_database_url(), max_size=2)
-        try:
-            tenant = await get_tenant_by_slug(pool, "demo")
-            assert tenant is not None
-            deps = AdsDeps(SecretBox(settings.channel_secrets_key), build_registry(http))
-            runs = await sync_tenant(pool, TenantId(tenant), deps)
-            assert all(run["status"] == "done" for run in runs), runs
-        finally:
-            await pool.close()
+        synced = await api.post("/admin/ads/sync", json={"days": 2})
+        assert synced.status_code == 200, synced.text
+        assert all(run["status"] == "done" for run in synced.json()["runs"]), synced.text
 
         # 5. The KPIs: spend 50,00; one lead from the campaign → CPL 50,00; 199,00 paid → ROAS 3.98.
         kpi = await api.get("/metrics/kpi", params={"from": today, "to": today, "group_by": "campaign"})
