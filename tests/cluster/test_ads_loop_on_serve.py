@@ -73,6 +73,10 @@ async def test_campaign_to_conversion_to_kpi_through_serve(platform: Platform) -
             objects = (await meta.get("/sandbox/objects", params={"account": META_ACCOUNT})).json()["objects"]
             return str(next(o for o in objects if o["id"] == external_id)["status"])
 
+        # 0. A person sets the spend caps (no cap: nothing may go live).
+        policy = await api.put("/admin/ads/policy", json={"daily_cap_minor": 50_000, "monthly_cap_minor": 1_000_000})
+        assert policy.status_code == 200, policy.text
+
         # 1. A campaign, created PAUSED; going live waits for a person.
         made = await api.post(
             "/ads/campaigns",
