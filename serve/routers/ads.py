@@ -232,7 +232,8 @@ async def create_campaign(
     idempotency_key: IdemKey = None,
 ) -> dict[str, Any]:
     """Create a campaign, PAUSED on the platform (a change applied at once). With
-    ``activate: true`` a second change proposes going live; it waits for a person."""
+    ``activate: true`` a second change proposes going live; it waits for a person (or is
+    refused by the guardrails: ``activation.status`` says which)."""
     who = _writer(ctx)
     key = _change_key(ctx, idempotency_key)
     deps = ads_deps(request, state)
@@ -271,8 +272,8 @@ async def create_campaign(
         campaign = await _campaign(conn, ctx, made["object_id"]) if made["status"] == "applied" else None
     _replayed(response, made)
     changes.raise_for_change(made)
-    if activation is not None:
-        changes.raise_for_change(activation)
+    # The campaign exists (PAUSED) whatever happened to the activation: 201, with the
+    # activation's status (proposed, or refused with its violations) in the body.
     return {"campaign": campaign, "change": made, "activation": activation}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -130,10 +131,55 @@ async def apply_change(
             error=verdict.reason(),
             before=_object_json(obj),
         )
-    account_row = await conn.fetchrow(
-        "select platform from ad_accounts where tenant_id = $1 and id = $2", tenant_id, row["account_id"]
+    outcome = await _call_platform(conn, tenant_id, row, obj, deps=deps, max_attempts=max_attempts, sleep=sleep)
+    if isinstance(outcome, _Failed):
+        return await _finish(
+            conn,
+            tenant_id,
+            row,
+            "failed",
+            error_code=outcome.code,
+            error=outcome.message,
+            before=_object_json(obj),
+            dry_run=outcome.dry_run,
+            attempts=outcome.attempts,
+        )
+    result, dry, attempts = outcome
+    object_id = await _mirror(conn, tenant_id, row, result, obj, params)
+    return await _finish(
+        conn,
+        tenant_id,
+        row,
+        "applied",
+        before=_object_json(obj),
+        after=_ad_object_json(result),
+        dry_run=dry,
+        attempts=attempts,
+        object_id=object_id,
     )
-    assert account_row is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    code: str
+    message: str
+    dry_run: dict[str, Any] | None = None
+    attempts: int = 0
+
+
+async def _call_platform(
+    conn: asyncpg.Connection,
+    tenant_id: TenantId,
+    row: asyncpg.Record,
+    obj: asyncpg.Record | None,
+    *,
+    deps: AdsDeps,
+    max_attempts: int,
+    sleep: Sleep,
+) -> tuple[AdObject, dict[str, Any] | None, int] | _Failed:
+    """Dry run (where the platform has one), then the call: the object the platform
+    answered, the dry run and the attempts — or why it failed."""
+    kind, params, change_id = row["kind"], dict(row["params"]), row["id"]
     attempts = [0]
     dry: dict[str, Any] | None = None
     try:
@@ -150,56 +196,21 @@ async def apply_change(
         if isinstance(checked, DryRun):
             dry = _dry_json(checked)
             if checked.supported and not checked.ok:
-                return await _finish(
-                    conn,
-                    tenant_id,
-                    row,
-                    "failed",
-                    error_code="ads_dry_run_refused",
-                    error="; ".join(checked.messages) or "the platform's dry run refused the change",
-                    before=_object_json(obj),
-                    dry_run=dry,
-                )
+                message = "; ".join(checked.messages) or "the platform's dry run refused the change"
+                return _Failed("ads_dry_run_refused", message, dry)
         result = await _with_retries(real_call, attempts=attempts, max_attempts=max_attempts, sleep=sleep)
     except TridiumError as exc:
-        code = exc.code
         provider = getattr(exc, "provider_code", None)
-        message = str(exc) + (f" (platform code {provider})" if provider else "")
-        return await _finish(
-            conn,
-            tenant_id,
-            row,
-            "failed",
-            error_code=code,
-            error=message,
-            before=_object_json(obj),
-            dry_run=dry,
-            attempts=attempts[0],
-        )
+        return _Failed(exc.code, str(exc) + (f" (platform code {provider})" if provider else ""), dry, attempts[0])
     if not isinstance(result, AdObject):  # a real call answers an object; anything else is a connector bug
-        raise AdsPlatformError(
-            "the platform answered a dry run to a real call", platform=account_row["platform"], retriable=False
-        )
-    after = _ad_object_json(result)
-    object_id = await _mirror(conn, tenant_id, row, account_row["platform"], result, obj, params)
-    return await _finish(
-        conn,
-        tenant_id,
-        row,
-        "applied",
-        before=_object_json(obj),
-        after=after,
-        dry_run=dry,
-        attempts=attempts[0],
-        object_id=object_id,
-    )
+        return _Failed("ads_platform_error", "the connector answered a dry run to a real call", dry, attempts[0])
+    return result, dry, attempts[0]
 
 
 async def _mirror(
     conn: asyncpg.Connection,
     tenant_id: TenantId,
     row: asyncpg.Record,
-    platform: str,
     result: AdObject,
     obj: asyncpg.Record | None,
     params: dict[str, Any],
@@ -235,7 +246,7 @@ async def _mirror(
            returning id""",
         tenant_id,
         row["account_id"],
-        platform,
+        result.platform,
         result.level,
         result.external_id,
         result.parent_external_id,

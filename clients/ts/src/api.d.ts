@@ -197,7 +197,8 @@ export interface paths {
         /**
          * Create Campaign
          * @description Create a campaign, PAUSED on the platform (a change applied at once). With
-         *     ``activate: true`` a second change proposes going live; it waits for a person.
+         *     ``activate: true`` a second change proposes going live; it waits for a person (or is
+         *     refused by the guardrails: ``activation.status`` says which).
          */
         post: operations["create_campaign_ads_campaigns_post"];
         delete?: never;

@@ -232,3 +232,18 @@ async def test_viewers_cannot_change_ads_and_throttling_is_retried(
     assert r.status_code == 200 and r.json()["status"] == "applied", r.text
     r = await env.admin.get("/sandbox/objects", params={"account": env.external_id})
     assert {o["id"]: o for o in r.json()["objects"]}[campaign["external_id"]]["daily_budget"] == 4_000
+
+
+async def test_create_with_an_activation_over_the_cap_creates_paused_and_says_why(env: Env) -> None:
+    a = await env.post("/ads/campaigns", {"platform": "meta", "name": "Big", "daily_budget_minor": 25_000})
+    ask = await env.post(f"/ads/campaigns/{a.json()['campaign']['id']}/status", {"status": "active"})
+    ok = await env.client.post(f"/ads/changes/{ask.json()['id']}/approve", headers=env.owner.headers())
+    assert ok.status_code == 200 and ok.json()["status"] == "applied"
+    r = await env.post(
+        "/ads/campaigns", {"platform": "meta", "name": "Second", "daily_budget_minor": 10_000, "activate": True}
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["campaign"]["status"] == "paused"
+    assert body["activation"]["status"] == "refused" and body["activation"]["error_code"] == "guardrail:daily_cap"
+    assert body["activation"]["violations"][0]["rule"] == "daily_cap"

@@ -266,3 +266,32 @@ async def test_a_create_with_an_unknown_outcome_fails_without_a_second_create(en
     assert made["status"] == "failed" and "outcome_unknown" in (made["error"] or "")
     assert await env.requests("create_campaign") == 2  # the dry run and one real create, never repeated
     assert len(await env.sandbox_objects()) == 1  # the platform did create it: reconcile by listing
+
+
+async def test_snapshot_reads_month_spend_and_the_days_raises(env: Env) -> None:
+    from datetime import date, timedelta
+
+    from tools.ads.changes import snapshot
+
+    a = await env.campaign(10_000)
+    today = date(2031, 5, 20)  # a fixed day: month spend counts days 1..19 only
+    async with env.tx() as conn:
+        for day, spend in ((date(2031, 5, 1), 1_000), (date(2031, 5, 19), 2_000), (today, 50_000)):
+            await conn.execute(
+                """insert into ad_metrics_daily (tenant_id, account_id, platform, level, external_id, day, spend_minor)
+                   values ($1, $2, 'meta', 'campaign', $3, $4, $5)""",
+                env.tenant_id,
+                env.account_id,
+                a["after"]["external_id"],
+                day,
+                spend,
+            )
+        await conn.execute(
+            """insert into ad_metrics_daily (tenant_id, account_id, platform, level, external_id, day, spend_minor)
+               values ($1, $2, 'meta', 'campaign', 'other', $3, 7000)""",
+            env.tenant_id,
+            env.account_id,
+            today - timedelta(days=30),  # last month
+        )
+        snap = await snapshot(conn, env.tenant_id, a["object_id"], today=today)
+    assert snap.month_spend_minor == 3_000 and snap.days_left == 12 and snap.other_active_daily_minor == 0
