@@ -74,6 +74,7 @@ bench: install system-deps
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.agents
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.kpi
 	$(BIN)/python -m bench.inbox
 	$(BIN)/python -m bench.rag_eval
 	$(BIN)/python -m bench.answers

@@ -54,7 +54,9 @@ class Lucy(BaseAgent):
             return Plan.say(str(done.result["summary"]) if done else "Não tenho acesso aos eventos.")
         if turn.may("get_kpis"):
             days = re.search(r"(\d{1,3})\s*dias", text)
-            group = "campaign" if re.search(r"campanha", text) else "source"
+            group = (
+                "campaign" if re.search(r"campanha", text) else "creative" if re.search(r"criativ", text) else "source"
+            )
             return Plan.call("get_kpis", group_by=group, days=int(days.group(1)) if days else 30)
         done = turn.done("get_kpis")
         if done is None:

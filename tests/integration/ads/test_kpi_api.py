@@ -297,3 +297,21 @@ async def test_bad_params_are_clear_4xx(
     assert needle in r.text
     r = await client.get("/metrics/kpi")
     assert r.status_code == 401
+
+
+async def test_lucys_get_kpis_reads_the_same_numbers(client: httpx.AsyncClient, tenants: tuple[Member, Member]) -> None:
+    b = tenants[1]  # an owner: may invoke tools
+    days = (date.today() - date(2026, 11, 1)).days + 1
+    r = await client.post(
+        "/agents/tools/get_kpis/invoke",
+        json={"agent": "lucy", "args": {"group_by": "campaign", "days": min(days, 366)}},
+        headers=b.headers(),
+    )
+    assert r.status_code == 200, r.text
+    tool = r.json()["result"]
+    route = await kpi(client, b, **{"from": tool["from"], "to": tool["to"], "group_by": "campaign"})
+    assert tool["totals"] == route["totals"]
+    assert [(g["platform"], g["key"], g["spend_minor"], g["leads"]) for g in tool["groups"]] == [
+        (g["platform"], g["key"], g["spend_minor"], g["leads"]) for g in route["groups"]
+    ]
+    assert "Black Friday: " in tool["summary"] and "investimento R$" in tool["summary"]

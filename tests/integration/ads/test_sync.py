@@ -265,3 +265,14 @@ async def test_admin_sync_route_returns_runs_and_is_admin_only(
     assert (await client.post("/admin/ads/sync", headers=viewer.headers())).status_code == 403
     # the other tenant (env's) never saw this tenant's sync
     assert await env.fetch("select id from ad_sync_runs where tenant_id = $1") == []
+
+
+async def test_the_ray_task_body_syncs_with_its_own_pool_and_connectors(env: Env, settings: Settings) -> None:
+    from serve.ads_runtime import run_ads_sync  # the function ads_sync_task runs (no Ray here)
+
+    _, ad = await campaign_with_ad(env)
+    today = datetime.now(UTC).astimezone(ZoneInfo("America/Sao_Paulo")).date()
+    await env.delivery("ad", ad.external_id, today, impressions=10, clicks=1, spend_minor=99)
+    [run] = await run_ads_sync(settings, env.tenant, backfill_days=0)
+    assert run["status"] == "done" and run["rows"] == 2 and run["until"] == today.isoformat()
+    assert isinstance(run["id"], str)  # plain JSON types: it crosses a process boundary

@@ -150,3 +150,11 @@ def test_bad_rule_params_are_skipped_not_fatal() -> None:
     assert parse_rule({**base, "kind": "scale_up", "params": {"min_roas": "x"}}) is None
     ok = parse_rule({**base, "kind": "pause_no_delivery", "params": {"days": 5}})
     assert ok is not None and ok.days == 5
+
+
+def test_lucy_asks_for_kpis_by_creative_when_asked_about_creatives() -> None:
+    from actors.lucy import Lucy
+    from actors.planning import Turn
+
+    plan = Lucy().plan(Turn("lucy", "qual criativo tem o melhor ROAS nos últimos 14 dias?", {}, [], [], {"get_kpis"}))
+    assert plan.calls[0] == ("get_kpis", {"group_by": "creative", "days": 14})
