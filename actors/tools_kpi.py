@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from pydantic import Field
 
+from tools.ads.conversions import suppress_lead
 from tools.ads.kpi import KPI_TIMEZONE, MAX_RANGE_DAYS, kpi_report
+from tools.ads.publish import mark_winner_from_attribution
 
 from .tools import ToolContext, _Args, brl, tool
 
@@ -147,13 +149,16 @@ async def record_conversion(ctx: ToolContext, conn: asyncpg.Connection | None, a
         row["campaign"],
         row["value_cents"],
     )
+    # The lead is a customer now: nurture and retargeting must leave them alone.
+    paused = await suppress_lead(conn, ctx.tenant_id, row["lead_id"], f"deal.won {row['id']}", None)
     return {
         "ok": True,
         "deal_id": str(row["id"]),
         "source": row["source"],
         "campaign": row["campaign"],
+        "nurture_paused": paused,
         "summary": f"Conversão de {brl(row['value_cents'])} atribuída a {row['source'] or 'origem desconhecida'}"
-        f" / {row['campaign'] or 'sem campanha'}.",
+        f" / {row['campaign'] or 'sem campanha'}; nutrição e retargeting pausados para este cliente.",
     }
 
 
@@ -262,7 +267,8 @@ class WinnerArgs(_Args):
 
 @tool(
     "mark_creative_winner",
-    "Mark the creative linked to a won deal (deal meta creative_id, else the lead's campaign) as a winner.",
+    "Mark the winning creative of a won deal: the A/B arm with the most sales attributed to its ads (when the lead "
+    "came from one), else the creative linked to the deal (meta creative_id) or to the lead's campaign.",
     WinnerArgs,
     agents={"clio"},
     side_effect=True,
@@ -271,6 +277,16 @@ async def mark_creative_winner(
     ctx: ToolContext, conn: asyncpg.Connection | None, args: Any, _key: str
 ) -> dict[str, Any]:
     assert conn is not None
+    measured = await mark_winner_from_attribution(conn, ctx.tenant_id, args.deal_id)
+    if measured is not None:  # the lead came from an ad of one of Clio's creatives: arms decide
+        w = measured["winner"]
+        return {
+            "ok": True,
+            "creative_id": str(measured["creative_id"]),
+            "version": w["version"],
+            "changed": measured["changed"],
+            "summary": f"Versão {w['version']} vence o teste A/B ({w['sales']} venda(s) atribuída(s)).",
+        }
     deal = await conn.fetchrow(
         """select d.id, d.meta->>'creative_id' as creative_id, l.campaign from deals d
            join leads l on l.tenant_id = d.tenant_id and l.id = d.lead_id where d.tenant_id = $1 and d.id = $2""",

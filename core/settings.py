@@ -172,6 +172,13 @@ class Settings(BaseSettings):
     whatsapp_sandbox: bool = True
     whatsapp_sandbox_port: int = 8091
     whatsapp_api_version: str = Field("v21.0", pattern=r"^v\d+\.\d+$")
+    # Ads (tools/ads, docs/ads.md): `tridium up` starts the Meta, Google Ads and TikTok ad
+    # sandboxes (simulators) on these ports (a free port when one is taken) and gives the demo
+    # tenant an ad account on each (tridium/ads_setup.py); TRIDIUM_ADS_SANDBOXES=false starts none.
+    ads_sandboxes: bool = True
+    meta_ads_sandbox_port: int = 8095
+    google_ads_sandbox_port: int = 8096
+    tiktok_ads_sandbox_port: int = 8097
 
     otel_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TRIDIUM_OTEL_ENDPOINT")

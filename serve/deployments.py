@@ -23,6 +23,7 @@ from db.bus import OutboxRelay
 from db.pool import create_pool
 
 from .ads_runtime import AdsSyncDeployment
+from .ads_worker_runtime import AdsWorkerDeployment
 from .app import build_fastapi
 from .inbox.runtime import InboxWorkerDeployment
 from .knowledge_deployments import bind_knowledge
@@ -105,6 +106,7 @@ class Gateway:
         payments: DeploymentHandle[Any] | None = None,
         inbox: DeploymentHandle[Any] | None = None,
         ads_sync: DeploymentHandle[Any] | None = None,
+        ads: DeploymentHandle[Any] | None = None,
     ) -> None:
         self._settings = Settings()
         self._relay = relay
@@ -113,6 +115,7 @@ class Gateway:
         self._payments = payments  # likewise the payments worker (serve.payments_runtime)
         self._inbox = inbox  # likewise the inbox worker (serve.inbox.runtime)
         self._ads_sync = ads_sync  # likewise the scheduled insights sync (serve.ads_runtime)
+        self._ads = ads  # likewise the ads worker (serve.ads_worker_runtime): conversions, publishing
 
     def __serve_build_asgi_app__(self) -> Any:
         async def relay_probe() -> dict[str, Any]:
@@ -143,8 +146,9 @@ def build_app(
     payments = PaymentsWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     inbox = InboxWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     ads_sync = AdsSyncDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
+    ads = AdsWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     return gateway_deployment.options(ray_actor_options=gateway_options, num_replicas=gateway_replicas).bind(
-        relay, agents, knowledge, payments, inbox, ads_sync
+        relay, agents, knowledge, payments, inbox, ads_sync, ads
     )
 
 

@@ -335,6 +335,7 @@ def up(settings: Settings) -> int:
         sandbox = start_asaas_sandbox(settings, services)
         channel_sandboxes = start_channel_sandboxes(settings, services)
         whatsapp = start_whatsapp_sandbox(settings, services)
+        ads = start_ads_sandboxes(settings, services)
         job_env = write_job_runtime_env(settings.data_dir.absolute(), env)
         dashboard = start_ray_and_serve(settings, env)
         # ray.init installs its own fatal-signal handler for SIGTERM: take SIGTERM back so
@@ -356,6 +357,8 @@ def up(settings: Settings) -> int:
             demo_channels(settings)
         if whatsapp is not None:
             demo_whatsapp(settings, whatsapp.url)
+        if ads:
+            demo_ads(settings, ads)
         kb_demo.start_loading(base_url, token, DEMO_SLUG, settings)
         while not stop_requested:
             time.sleep(0.3)
@@ -434,6 +437,38 @@ def demo_whatsapp(settings: Settings, sandbox_url: str) -> None:
     print(
         f"WhatsApp sandbox {sandbox_url} (simulated, not Meta): phone number id {account['phone_number_id']} "
         f"-> {account['webhook_url']}\n  Message Luddy: README.md, 'WhatsApp'; docs/inbox.md",
+        flush=True,
+    )
+
+
+def start_ads_sandboxes(settings: Settings, services: Environment) -> dict[str, str]:
+    """The Meta, Google Ads and TikTok sandboxes (simulators), stopped with the rest; their URLs."""
+    if not settings.ads_sandboxes:
+        return {}
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tridium.ads_setup import ads_sandboxes
+
+    sandboxes = ads_sandboxes(settings, settings.data_dir.absolute())
+    services.started.extend(sandboxes.values())  # stopped with the rest even if one fails to start
+    with ThreadPoolExecutor(len(sandboxes)) as pool:  # three small servers: start them side by side
+        list(pool.map(lambda sb: sb.start(), sandboxes.values()))
+    return {platform: sb.url for platform, sb in sandboxes.items()}
+
+
+def demo_ads(settings: Settings, urls: dict[str, str]) -> None:
+    """Give the demo tenant an ad account on each ad sandbox; say where they are."""
+    from tridium.ads_setup import setup_demo_ads
+
+    try:
+        accounts = asyncio.run(setup_demo_ads(settings, DEMO_SLUG, urls))
+    except Exception as exc:  # noqa: BLE001 — the platform is up; the ads demo is reported, not fatal
+        print(f"warning: demo ad accounts not configured: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return
+    listed = ", ".join(f"{a['platform']} {a['url']} (account {a['account_id']})" for a in accounts)
+    print(
+        f"Ad sandboxes (simulated, not Meta/Google/TikTok): {listed}\n"
+        "  The ads loop: README.md, 'The ads loop'; docs/ads.md",
         flush=True,
     )
 

@@ -41,9 +41,20 @@ def port_or_free(name: str, host: str, port: int) -> int:
 class SandboxProcess:
     """One sandbox as a child process; ``stop()`` is called by the launcher's shutdown."""
 
-    def __init__(self, name: str, module: str, args: list[str], health_url: str, log_path: Path, url: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        module: str,
+        args: list[str],
+        health_url: str,
+        log_path: Path,
+        url: str = "",
+        *,
+        any_status: bool = False,
+    ) -> None:
         self.name, self.module, self.args, self.health_url, self.log_path = name, module, args, health_url, log_path
         self.url = url  # the sandbox's base URL, for what the launcher prints and configures
+        self.any_status = any_status  # no health route: any HTTP answer means it is up
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 30.0) -> None:
@@ -57,7 +68,8 @@ class SandboxProcess:
             if self._proc.poll() is not None:
                 raise SystemExit(f"the {self.name} sandbox exited with {self._proc.returncode}; see {self.log_path}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.health_url, timeout=1).status_code == 200:
+                status = httpx.get(self.health_url, timeout=1).status_code
+                if status == 200 or self.any_status:
                     return
             time.sleep(0.2)
         raise SystemExit(f"the {self.name} sandbox did not start in {timeout_s:.0f}s; see {self.log_path}")

@@ -1,6 +1,7 @@
 """The web chat widget's public API: no user JWT; a publishable key, a visitor token.
 
-``POST /widget/{key}/sessions`` gives a browser an anonymous visitor token;
+``POST /widget/{key}/sessions`` gives a browser an anonymous visitor token (and keeps the
+page's UTM fields / ad click id for the lead's first touch);
 ``POST /widget/{key}/messages`` (``X-Visitor-Token``) puts its message into the inbox
 through ``tools.inbox.accept`` (same dedupe, burst merge and handoff as every channel);
 ``GET /widget/{key}/stream?token=`` is the conversation as Server-Sent Events. CORS is per
@@ -27,7 +28,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from core.errors import NotFound, RateLimited, Unauthorized
 from core.tenancy import TenantId
 from db.pool import tenant_tx
-from tools.channels import AccountView, InboundBatch, webchat
+from tools.ads.attribution import save_visitor_touch, take_visitor_touch
+from tools.channels import AccountView, AdReferral, InboundBatch, webchat
+from tools.channels.models import UTM_KEYS
 from tools.channels.webchat.errors import OriginNotAllowed
 from tools.inbox import accept, active_accounts
 
@@ -39,8 +42,39 @@ router = APIRouter(tags=["widget"])
 VISITOR_HEADER = "X-Visitor-Token"
 
 
+_CLICK_ID = r"^[A-Za-z0-9_.:~=\-]{1,512}$"
+_UTM = Field(None, max_length=500)
+
+
 class SessionIn(BaseModel):
+    """A new visitor. Pass the page's UTM fields and ad click id as found in its URL: they
+    become the lead's first ad touch when the visitor writes (docs/ads.md "The loop")."""
+
     name: str | None = Field(None, max_length=200)
+    utm_source: str | None = _UTM
+    utm_medium: str | None = _UTM
+    utm_campaign: str | None = _UTM
+    utm_content: str | None = _UTM
+    utm_term: str | None = _UTM
+    fbclid: str | None = Field(None, pattern=_CLICK_ID)
+    gclid: str | None = Field(None, pattern=_CLICK_ID)
+    ttclid: str | None = Field(None, pattern=_CLICK_ID)
+    wbraid: str | None = Field(None, pattern=_CLICK_ID)
+    gbraid: str | None = Field(None, pattern=_CLICK_ID)
+    landing_url: str | None = Field(None, max_length=2000)
+
+    def touch(self) -> AdReferral | None:
+        utm = {k: v for k in UTM_KEYS if (v := getattr(self, k))}
+        kind = next((k for k in ("gclid", "fbclid", "ttclid", "wbraid", "gbraid") if getattr(self, k)), None)
+        if not utm and kind is None:
+            return None
+        return AdReferral(
+            source="widget",
+            utm=utm,
+            click_id_kind=kind,
+            click_id=getattr(self, kind) if kind else None,
+            source_url=self.landing_url,
+        )
 
 
 class SessionOut(BaseModel):
@@ -107,6 +141,10 @@ async def start_session(key: str, body: SessionIn, request: Request, state: Stat
     ip = request.client.host if request.client else "unknown"
     await _limit(state, f"{key}:{ip}", state.settings.rate_limit_widget_sessions, "widget_session")
     token, visitor = webchat.issue_visitor_token(account.secret("visitor_secret"), tenant_id, account.id)
+    touch = body.touch()
+    if touch is not None:
+        async with tenant_tx(state.pool, tenant_id) as conn:
+            await save_visitor_touch(conn, tenant_id, account.id, visitor.visitor_id, touch)
     out = SessionOut(visitor_token=token, visitor_id=visitor.visitor_id, expires_at=visitor.expires_at)
     return JSONResponse(out.model_dump(), status_code=201, headers=headers)
 
@@ -125,8 +163,9 @@ async def post_message(
     headers = _cors(request, account)
     visitor = _visitor(x_visitor_token, account, tenant_id)
     await _limit(state, visitor.visitor_id, state.settings.rate_limit_widget_messages, "widget_message")
-    msg = webchat.inbound_message(key, visitor.visitor_id, body.client_message_id, body.text, body.name)
     async with tenant_tx(state.pool, tenant_id) as conn:
+        touch = await take_visitor_touch(conn, tenant_id, account.id, visitor.visitor_id)
+        msg = webchat.inbound_message(key, visitor.visitor_id, body.client_message_id, body.text, body.name, touch)
         accepted = await accept(conn, tenant_id, InboundBatch(messages=(msg,)), [account])
     out = WidgetMessageOut(accepted=True, duplicate=accepted.duplicates > 0)
     return JSONResponse(out.model_dump(), status_code=202, headers=headers)

@@ -84,6 +84,10 @@ def platform(
         "TRIDIUM_AGENT_IDLE_S": "8",
         "TRIDIUM_WHATSAPP_SANDBOX_PORT": str(whatsapp_port),
         "TRIDIUM_INBOX_QUIET_S": "1.0",
+        # Ad sandboxes on free ports too (tests/cluster/test_ads_loop_on_serve.py).
+        "TRIDIUM_META_ADS_SANDBOX_PORT": str(_free_port()),
+        "TRIDIUM_GOOGLE_ADS_SANDBOX_PORT": str(_free_port()),
+        "TRIDIUM_TIKTOK_ADS_SANDBOX_PORT": str(_free_port()),
     }
     log_path = data_dir / "up.log"
     log = log_path.open("w")

@@ -253,6 +253,18 @@ SEEDS: dict[str, Seed] = {
            values ($1, $3, 'meta', $2, 'purchase', $4, 19900, now()) returning id""",
         ("ad_accounts", "leads"),
     ),
+    "visitor_touches": Seed(
+        "visitor_id",
+        """insert into visitor_touches (tenant_id, channel_account_id, visitor_id, touch)
+           values ($1, $3, $2, '{"utm": {"utm_source": "facebook"}}') returning id""",
+        ("channel_accounts",),
+    ),
+    "lead_suppressions": Seed(
+        "reason",
+        """insert into lead_suppressions (tenant_id, lead_id, kind, reason) values ($1, $3, 'customer', $2)
+           on conflict (tenant_id, lead_id, kind) do update set reason = excluded.reason returning id""",
+        ("leads",),
+    ),
     "event_log": Seed("type", "insert into event_log (tenant_id, type, payload) values ($1, $2, '{}') returning id"),
     "processed_events": Seed(
         "consumer",

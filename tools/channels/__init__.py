@@ -10,6 +10,7 @@ from .errors import ChannelNotConfigured, ChannelSendError, MalformedWebhook, Me
 from .models import (
     CHANNELS,
     STATUS_RANK,
+    AdReferral,
     Button,
     Channel,
     ContactIdentity,
@@ -28,6 +29,7 @@ __all__ = [
     "CHANNELS",
     "STATUS_RANK",
     "AccountView",
+    "AdReferral",
     "Button",
     "Channel",
     "ChannelConnector",

@@ -95,6 +95,40 @@ class MediaRef(_Frozen):
     size_bytes: int | None = Field(None, ge=0)
 
 
+ReferralSource = Literal["whatsapp_referral", "instagram_referral", "widget"]
+ClickIdKind = Literal["fbclid", "gclid", "ttclid", "ctwa_clid", "wbraid", "gbraid"]
+UTM_KEYS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+
+
+class AdReferral(_Frozen):
+    """Where a contact came from, as the channel told us (first touch; ``tools.ads.attribution``
+    maps it to platform, campaign, ad set and ad and stores it once per lead).
+
+    WhatsApp click-to-WhatsApp ads: the first message's ``referral`` (``source_id`` = the ad
+    id when ``source_type`` is ``ad``, ``ctwa_clid``); Instagram click-to-Direct ads: the
+    ``referral`` with ``ad_id``; the web-chat widget: the page's UTM fields and click id."""
+
+    source: ReferralSource
+    ad_id: str | None = Field(None, max_length=128)
+    source_type: str | None = Field(None, max_length=40)
+    source_url: str | None = Field(None, max_length=2000)
+    headline: str | None = Field(None, max_length=500)
+    ref: str | None = Field(None, max_length=500)
+    click_id_kind: ClickIdKind | None = None
+    click_id: str | None = Field(None, max_length=512)
+    utm: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("utm")
+    @classmethod
+    def _utm(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(UTM_KEYS))
+        if unknown:
+            raise ValueError(f"unknown UTM fields: {', '.join(unknown)}")
+        if any(len(x) > 500 for x in v.values()):
+            raise ValueError("UTM values are at most 500 characters")
+        return {k: x for k, x in v.items() if x}
+
+
 class InboundMessage(_Frozen):
     """One message a contact sent to one of the tenant's channel accounts."""
 
@@ -111,6 +145,10 @@ class InboundMessage(_Frozen):
     thread_hint: str | None = Field(None, max_length=998)  # e-mail References / In-Reply-To root
     extra: dict[str, Any] = Field(default_factory=dict)  # typed fields per type (location, reaction…)
     raw: dict[str, Any] = Field(default_factory=dict)  # the provider's item as received
+    # The ad that brought the contact (click-to-WhatsApp / click-to-Direct / widget UTM);
+    # added by the ads loop. A referral that could not be read is left out and its reason
+    # put in ``extra["referral_error"]`` (logged by the inbox, never failing the message).
+    referral: AdReferral | None = None
 
 
 class StatusUpdate(_Frozen):
@@ -176,6 +214,10 @@ class InboundBatch(_Frozen):
 
 __all__ = [
     "CHANNELS",
+    "UTM_KEYS",
+    "AdReferral",
+    "ClickIdKind",
+    "ReferralSource",
     "STATUS_RANK",
     "Button",
     "Channel",

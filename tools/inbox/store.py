@@ -3,7 +3,8 @@
 A message: match or create the lead (phone E.164, e-mail lower-cased), get or create the
 one thread of (channel account, contact), write the ``messages`` row, update the
 thread's unread count / last message / reply window, and mark it for Luddy's next turn
-when the thread is ``bot``. A status: move the outbound delivery and its message to the
+when the thread is ``bot``; a message that carries an ad referral records the lead's first
+touch (``tools.ads.attribution``). A status: move the outbound delivery and its message to the
 status if it ranks higher (callbacks arrive out of order), or keep it unmatched until the
 send that produced the id is recorded (``apply_pending_statuses``).
 """
@@ -19,8 +20,13 @@ import asyncpg
 from core.tenancy import TenantId
 from db import crm
 from db.events import emit
+from tools.ads.attribution import record_first_touch
 from tools.channels import STATUS_RANK, InboundMessage, StatusUpdate
+from tools.channels.referral import REFERRAL_ERROR
 
+_THREAD_SQL = (
+    "select id, status, lead_id from threads where tenant_id = $1 and channel_account_id = $2 and external_id = $3"
+)
 # Content that is a reaction to what was said, not a turn Luddy should answer.
 _NO_TURN = frozenset({"reaction"})
 
@@ -74,7 +80,7 @@ async def _thread_for(
     conn: asyncpg.Connection, tenant_id: TenantId, account_id: UUID, msg: InboundMessage
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
-        "select id, status from threads where tenant_id = $1 and channel_account_id = $2 and external_id = $3",
+        _THREAD_SQL,
         tenant_id,
         account_id,
         msg.contact.value,
@@ -86,7 +92,7 @@ async def _thread_for(
         """insert into threads (tenant_id, lead_id, channel, external_id, channel_account_id, contact_name)
            values ($1, $2, $3, $4, $5, $6)
            on conflict (tenant_id, channel_account_id, external_id) where channel_account_id is not null do nothing
-           returning id, status""",
+           returning id, status, lead_id""",
         tenant_id,
         lead_id,
         msg.channel,
@@ -96,7 +102,7 @@ async def _thread_for(
     )
     if row is None:  # a concurrent worker created it first
         row = await conn.fetchrow(
-            "select id, status from threads where tenant_id = $1 and channel_account_id = $2 and external_id = $3",
+            _THREAD_SQL,
             tenant_id,
             account_id,
             msg.contact.value,
@@ -105,6 +111,23 @@ async def _thread_for(
         return row
     await emit(conn, tenant_id, "thread.created", {"thread_id": str(row["id"]), "channel": msg.channel})
     return row
+
+
+async def _attribute(conn: asyncpg.Connection, tenant_id: TenantId, lead_id: UUID | None, msg: InboundMessage) -> None:
+    """The ad that brought the contact becomes the lead's first touch (tools.ads.attribution);
+    a referral the channel could not read is logged and otherwise ignored."""
+    error = msg.extra.get(REFERRAL_ERROR)
+    if error:
+        await conn.execute(
+            "insert into error_logs (tenant_id, source, code, message, payload) values ($1, $2, $3, $4, $5)",
+            tenant_id,
+            f"inbox.{msg.channel}",
+            "malformed_referral",
+            str(error)[:500],
+            {"provider_message_id": msg.provider_message_id, "provider": msg.provider},
+        )
+    if msg.referral is not None and lead_id is not None:
+        await record_first_touch(conn, tenant_id, lead_id, msg.referral)
 
 
 def _body(msg: InboundMessage) -> str:
@@ -134,6 +157,7 @@ async def store_message(
         )
         status = "bot"
     wants_turn = status == "bot" and msg.type not in _NO_TURN
+    await _attribute(conn, tenant_id, thread["lead_id"], msg)
     body = _body(msg)
     meta: dict[str, Any] = {
         "provider": msg.provider,

@@ -273,6 +273,22 @@ REGISTRY: tuple[SubjectTable, ...] = (
         ),
     ),
     SubjectTable(
+        "visitor_touches",
+        "delete",
+        "the ad touch a web-chat visitor brought before writing (click ids are pseudonymous identifiers)",
+        text=("touch",),
+        linked="visitor_id = any(select external_id from threads where id = any({thread_ids}))",
+        reviewed=("visitor_id",),
+    ),
+    SubjectTable(
+        "lead_suppressions",
+        "delete",
+        "the marker that kept a customer out of nurture and retargeting goes with the lead",
+        text=("reason",),
+        linked="lead_id = any({lead_ids})",
+        reviewed=("kind",),
+    ),
+    SubjectTable(
         "ad_conversions",
         "anonymise",
         "a conversion sent to an ad platform: value, currency, date and status stay for ROAS and CAC; the hashed "

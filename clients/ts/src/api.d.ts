@@ -3239,10 +3239,36 @@ export interface components {
              */
             thread_id?: string | null;
         };
-        /** SessionIn */
+        /**
+         * SessionIn
+         * @description A new visitor. Pass the page's UTM fields and ad click id as found in its URL: they
+         *     become the lead's first ad touch when the visitor writes (docs/ads.md "The loop").
+         */
         SessionIn: {
+            /** Fbclid */
+            fbclid?: string | null;
+            /** Gbraid */
+            gbraid?: string | null;
+            /** Gclid */
+            gclid?: string | null;
+            /** Landing Url */
+            landing_url?: string | null;
             /** Name */
             name?: string | null;
+            /** Ttclid */
+            ttclid?: string | null;
+            /** Utm Campaign */
+            utm_campaign?: string | null;
+            /** Utm Content */
+            utm_content?: string | null;
+            /** Utm Medium */
+            utm_medium?: string | null;
+            /** Utm Source */
+            utm_source?: string | null;
+            /** Utm Term */
+            utm_term?: string | null;
+            /** Wbraid */
+            wbraid?: string | null;
         };
         /** SessionOut */
         SessionOut: {

@@ -9,13 +9,15 @@ Webhook Notification Examples"): the body is ``{"object": "instagram", "entry": 
 ``is_deleted``, ``is_unsupported``, ``reply_to.mid``, ``quick_reply.payload``),
 ``reaction`` (``mid``, ``action`` react|unreact, ``reaction``, ``emoji``) or ``read``
 (``mid``; Instagram's ``messaging_seen`` field). Echo notifications carry our account as
-``sender``. Other items (postbacks, referrals, comments in ``changes``) are skipped, not errors.
+``sender``. A message from a click-to-Direct ad keeps its ``referral`` (read, never failing
+the message, by ``tools.channels.referral``). Other items (postbacks, referrals of existing
+threads without a message, comments in ``changes``) are skipped, not errors.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import MalformedInstagramWebhook
@@ -40,6 +42,7 @@ class InstagramMessage:
     is_echo: bool = False
     is_deleted: bool = False
     reply_to_mid: str | None = None
+    referral: Any = None  # the raw ``referral`` of a click-to-Direct ad (tools.channels.referral)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,15 @@ def _message(acc: str, sender: str, recipient: str, ts: int, msg: dict[str, Any]
     )
 
 
+def _with_referral(ev: InstagramMessage, item: dict[str, Any]) -> InstagramMessage:
+    raw = item.get("referral")
+    if raw is None and isinstance(item.get("message"), dict):
+        raw = item["message"].get("referral")
+    if raw is None:
+        return ev
+    return replace(ev, referral=raw)
+
+
 def _item(acc: str, item: Any) -> InstagramEvent | None:
     if not isinstance(item, dict):
         raise MalformedInstagramWebhook("messaging items must be objects")
@@ -145,7 +157,7 @@ def _item(acc: str, item: Any) -> InstagramEvent | None:
     if sender is None or recipient is None or not isinstance(ts, int) or isinstance(ts, bool):
         raise MalformedInstagramWebhook("messaging items need sender.id, recipient.id and an integer timestamp")
     if isinstance(item.get("message"), dict):
-        return _message(acc, sender, recipient, ts, item["message"])
+        return _with_referral(_message(acc, sender, recipient, ts, item["message"]), item)
     if isinstance(item.get("reaction"), dict):
         r = item["reaction"]
         mid = _str(r, "mid")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from ..base import AccountView
 from ..errors import ChannelNotConfigured
 from ..meta import matching_secrets
 from ..models import ContactIdentity, ContentType, InboundBatch, InboundMessage, MediaRef, StatusUpdate
+from ..referral import REFERRAL_ERROR, instagram_referral, read_referral
 from .client import PROVIDER
 from .parse import InstagramMessage, InstagramReaction, InstagramRead, parse_webhook
 
@@ -44,6 +46,10 @@ def _message(ev: InstagramMessage) -> InboundMessage:
         kind = _TYPES.get(ev.attachments[0].type, "unsupported")
     elif not ev.text:
         kind = "unsupported"
+    extra: dict[str, Any] = {"attachment_types": [a.type for a in ev.attachments]} if ev.attachments else {}
+    referral, referral_error = read_referral(ev.referral, instagram_referral)
+    if referral_error:
+        extra[REFERRAL_ERROR] = referral_error
     return InboundMessage(
         provider=PROVIDER,
         provider_message_id=ev.mid,
@@ -55,7 +61,8 @@ def _message(ev: InstagramMessage) -> InboundMessage:
         media=media,
         sent_at=_at(ev.timestamp_ms),
         reply_to=ev.reply_to_mid,
-        extra={"attachment_types": [a.type for a in ev.attachments]} if ev.attachments else {},
+        extra=extra,
+        referral=referral,
     )
 
 

@@ -7,14 +7,21 @@ import uuid
 from datetime import UTC, datetime
 
 from ..base import AccountView, SendResult, WindowState
-from ..models import Channel, ContactIdentity, InboundMessage, OutboundPart
+from ..models import AdReferral, Channel, ContactIdentity, InboundMessage, OutboundPart
 from .errors import WidgetMessageRejected
 
 PROVIDER = "webchat"
 MAX_TEXT = 4000
 
 
-def inbound_message(key: str, visitor_id: str, client_message_id: str, text: str, name: str | None) -> InboundMessage:
+def inbound_message(
+    key: str,
+    visitor_id: str,
+    client_message_id: str,
+    text: str,
+    name: str | None,
+    referral: AdReferral | None = None,
+) -> InboundMessage:
     """A visitor's message; the same ``client_message_id`` twice is one message (dedupe)."""
     if not text.strip():
         raise WidgetMessageRejected("a chat message needs text")
@@ -29,6 +36,7 @@ def inbound_message(key: str, visitor_id: str, client_message_id: str, text: str
         type="text",
         text=text,
         sent_at=datetime.now(UTC),
+        referral=referral,
     )
 
 

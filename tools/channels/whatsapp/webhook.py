@@ -16,6 +16,9 @@ A status has ``id`` (the wamid we sent), ``status`` (sent|delivered|read|failed)
 ``timestamp``, ``recipient_id`` and, when failed, ``errors[{code, title, message,
 error_data.details}]``.
 
+A message from a click-to-WhatsApp ad also has ``referral`` (read by
+``tools.channels.referral``, which documents its fields).
+
 Assumed: unknown message types are kept as ``unsupported`` with the raw item; the
 ``deleted`` status (older API versions) is ignored.
 """
@@ -30,6 +33,7 @@ from pydantic import ValidationError
 
 from ..errors import MalformedWebhook
 from ..models import ContactIdentity, InboundBatch, InboundMessage, MediaRef, StatusUpdate
+from ..referral import REFERRAL_ERROR, read_referral, whatsapp_referral
 
 PROVIDER = "whatsapp_cloud"
 OBJECT = "whatsapp_business_account"
@@ -124,6 +128,11 @@ def parse_webhook(body: bytes) -> InboundBatch:
                     msg = _obj(raw, f"{where}.value.messages[{k}]")
                     kind, text, media, extra = _content(msg)
                     sender = str(msg.get("from") or "")
+                    # Click-to-WhatsApp ads (tools.channels.referral): a bad referral never
+                    # fails the message; its reason is logged by the inbox.
+                    referral, referral_error = read_referral(msg.get("referral"), whatsapp_referral)
+                    if referral_error:
+                        extra = {**extra, REFERRAL_ERROR: referral_error}
                     messages.append(
                         InboundMessage(
                             provider=PROVIDER,
@@ -138,6 +147,7 @@ def parse_webhook(body: bytes) -> InboundBatch:
                             reply_to=(msg.get("context") or {}).get("id"),
                             extra=extra,
                             raw=msg,
+                            referral=referral,
                         )
                     )
                 for k, raw in enumerate(_list(value.get("statuses"), f"{where}.value.statuses")):

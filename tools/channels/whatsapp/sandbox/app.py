@@ -11,7 +11,8 @@ Speaks, for the subset Tridium uses, what the real Cloud API speaks (see
   with codes 130429 / 131056 / 80007).
 * Webhooks to the gateway, signed ``X-Hub-Signature-256`` with the account's app secret:
   inbound messages (text, image, audio, document, interactive, button, location,
-  reaction) and, after each accepted send, status callbacks sent → delivered → read
+  reaction; any of them with a click-to-WhatsApp ``referral``) and, after each accepted
+  send, status callbacks sent → delivered → read
   (optionally shuffled, to exercise out-of-order handling); any delivery can be replayed
   (duplicates).
 
@@ -224,6 +225,11 @@ def _inbound_item(kind: str, body: dict[str, Any], wa_id: str, wamid: str, ts: i
         item["reaction"] = {"message_id": body.get("message_id", ""), "emoji": text or "👍"}
     if body.get("reply_to"):
         item["context"] = {"from": wa_id, "id": body["reply_to"]}
+    if "referral" in body:
+        # A message sent through a click-to-WhatsApp ad: Meta's ``referral`` object, passed
+        # through as given (``source_id`` = the ad id, ``ctwa_clid`` = the click id), so
+        # tests can also send malformed ones.
+        item["referral"] = body["referral"]
     return item
 
 
