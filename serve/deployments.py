@@ -22,8 +22,8 @@ from core.settings import Settings
 from db.bus import OutboxRelay
 from db.pool import create_pool
 
-from .ads_runtime import AdsSyncDeployment
-from .ads_worker_runtime import AdsWorkerDeployment
+from .ads.sync_runtime import AdsSyncDeployment
+from .ads.worker_runtime import AdsWorkerDeployment
 from .app import build_fastapi
 from .inbox.runtime import InboxWorkerDeployment
 from .knowledge_deployments import bind_knowledge
@@ -114,8 +114,8 @@ class Gateway:
         self._knowledge = knowledge  # likewise Embedder, Searcher and the upload sweeper
         self._payments = payments  # likewise the payments worker (serve.payments_runtime)
         self._inbox = inbox  # likewise the inbox worker (serve.inbox.runtime)
-        self._ads_sync = ads_sync  # likewise the scheduled insights sync (serve.ads_runtime)
-        self._ads = ads  # likewise the ads worker (serve.ads_worker_runtime): conversions, publishing
+        self._ads_sync = ads_sync  # likewise the scheduled insights sync (serve.ads.sync_runtime)
+        self._ads = ads  # likewise the ads worker (serve.ads.worker_runtime): conversions, publishing
 
     def __serve_build_asgi_app__(self) -> Any:
         async def relay_probe() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Insights sync on demand (admin): ``POST /admin/ads/sync`` runs ``tools.ads.sync`` for the
 tenant now and returns the runs; ``GET /admin/ads/sync/runs`` lists recent runs. The
-scheduled sync is the ``AdsSync`` deployment (``serve.ads_runtime``). A platform failure
+scheduled sync is the ``AdsSync`` deployment (``serve.ads.sync_runtime``). A platform failure
 (expired token, throttling, a refused request) is a ``failed`` run with its ``error``,
 answered 200 — the request itself worked."""
 

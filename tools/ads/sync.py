@@ -17,7 +17,7 @@ rejected request fails the run with a clear ``error``; the caller (the admin rou
 task) returns the run. Metrics are committed before the rules run, so a rule that fails
 loses no numbers.
 
-``sync_tenant`` syncs every active account of a tenant; ``serve.ads_runtime`` schedules it
+``sync_tenant`` syncs every active account of a tenant; ``serve.ads.sync_runtime`` schedules it
 as one Ray task per tenant.
 """
 

@@ -1,5 +1,5 @@
 """The ``ads`` consumer group and the conversion sender (plain asyncio; Serve hosts it in
-``serve.ads_worker_runtime``).
+``serve.ads.worker_runtime``).
 
 - ``payment.succeeded`` / ``deal.won`` → one ``purchase`` conversion per sale
   (``tools.ads.conversions``), inside the event's tenant transaction with the

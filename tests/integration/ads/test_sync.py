@@ -268,7 +268,7 @@ async def test_admin_sync_route_returns_runs_and_is_admin_only(
 
 
 async def test_the_ray_task_body_syncs_with_its_own_pool_and_connectors(env: Env, settings: Settings) -> None:
-    from serve.ads_runtime import run_ads_sync  # the function ads_sync_task runs (no Ray here)
+    from serve.ads.sync_runtime import run_ads_sync  # the function ads_sync_task runs (no Ray here)
 
     _, ad = await campaign_with_ad(env)
     today = datetime.now(UTC).astimezone(ZoneInfo("America/Sao_Paulo")).date()
