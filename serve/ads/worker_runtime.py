@@ -40,6 +40,8 @@ class AdsWorkerDeployment:
     async def check_health(self) -> None:
         if self._task.done():
             raise RuntimeError("ads worker stopped")
+        if not self._worker.sender_alive:
+            raise RuntimeError("ads conversion sender stopped")
 
     async def __del__(self) -> None:
         self._stop.set()

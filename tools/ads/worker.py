@@ -18,7 +18,6 @@ sender died is due again after its lease; stream entries not acked are reclaimed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,7 @@ from redis.exceptions import RedisError
 
 from core.events import Event
 from core.tenancy import TenantId
-from db.bus import StreamConsumer
+from db.bus import StreamConsumer, wait_event
 
 from .accounts import AdsDeps
 from .conversions import RetryPolicy, conversion_from_event, send_due, suppress_lead, tenants_with_due
@@ -67,7 +66,9 @@ class AdsWorker:
         self.handled = 0
         self.sent = 0
         self.failed = 0
+        self.errors = 0
         self._wake = asyncio.Event()
+        self._sender_task: asyncio.Task[None] | None = None
         self.consumer = StreamConsumer(
             pool,
             client,
@@ -105,18 +106,23 @@ class AdsWorker:
 
     async def _sender(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.tick_s)
+            await wait_event(self._wake, self.config.tick_s)  # not wait_for: it can swallow a cancel
             self._wake.clear()
             try:
                 await self.send_all()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("conversion sender cannot reach Postgres; retrying", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
+            except Exception:
+                # Never let one bad round end the sender for good: the claimed rows come due
+                # again after their lease, and the next round retries them.
+                self.errors += 1
+                log.exception("conversion sender round failed; continuing")
+                await asyncio.sleep(1.0)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         await self.consumer.ensure_group()
-        sender = asyncio.create_task(self._sender(stop), name="ads-conversion-sender")
+        sender = self._sender_task = asyncio.create_task(self._sender(stop), name="ads-conversion-sender")
         try:
             while not stop.is_set():
                 try:
@@ -128,8 +134,13 @@ class AdsWorker:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
 
+    @property
+    def sender_alive(self) -> bool:
+        """False once the sender task has ended (not yet started counts as alive)."""
+        return self._sender_task is None or not self._sender_task.done()
+
     def stats(self) -> dict[str, int]:
-        return {"handled": self.handled, "sent": self.sent, "failed": self.failed}
+        return {"handled": self.handled, "sent": self.sent, "failed": self.failed, "errors": self.errors}
 
 
 __all__ = ["EVENT_TYPES", "GROUP", "AdsWorker", "AdsWorkerConfig"]
