@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     payments_reconcile_interval_s: float = Field(86400.0, description="drift repair period (daily)")
     # Ads insights sync (tools/ads/sync.py, docs/ads.md): one Ray task per tenant each period.
     ads_sync_interval_s: float = Field(3600.0, gt=0, description="insights sync period (hourly)")
+    ads_sync_first_delay_s: float = Field(
+        60.0, ge=0, description="first scheduled sync this long after start (the platform settles first)"
+    )
     ads_sync_days: int = Field(3, ge=1, le=30, description="rolling window: the last N days are re-read each sync")
     ads_sync_backfill_days: int = Field(0, ge=0, le=90, description="extra days further back on scheduled syncs")
 

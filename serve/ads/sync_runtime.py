@@ -81,7 +81,7 @@ class AdsSyncDeployment:
 
     async def _scheduled(self) -> None:
         interval = self._settings.ads_sync_interval_s
-        await asyncio.sleep(min(60.0, interval))  # let the platform settle first
+        await asyncio.sleep(min(self._settings.ads_sync_first_delay_s, interval))  # let the platform settle first
         while not self._stop.is_set():
             try:
                 self.last_round = await self.sync_all()

@@ -45,14 +45,14 @@ async def run(c: httpx.AsyncClient, m: Member, agent: str, text: str, **extra: o
 
 @pytest.fixture
 async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.base_url, timeout=60) as c:
+    async with httpx.AsyncClient(base_url=platform.base_url, timeout=180) as c:  # cold actors, loaded 2-core CI
         yield c
 
 
 @pytest.fixture(scope="module")
 async def kb_tenant(make_member: MakeMember, platform: Platform) -> Member:
     m = await make_member()
-    async with httpx.AsyncClient(base_url=platform.base_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=platform.base_url, timeout=180) as client:
         await load_kb_demo(client, m.headers())
     return m
 
