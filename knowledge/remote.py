@@ -34,7 +34,31 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 
-class ServeEmbedder:
+class _ModelInfo:
+    """The embedding model's name, dimension and window, as a deployment reported them
+    (``load()`` fetches them once; reading one before that is a programming error)."""
+
+    _info: dict[str, Any] | None
+
+    def _require(self) -> dict[str, Any]:
+        if self._info is None:
+            raise RuntimeError(f"{type(self).__name__}.load() was not awaited")
+        return self._info
+
+    @property
+    def model_name(self) -> str:
+        return str(self._require()["model"])
+
+    @property
+    def dim(self) -> int:
+        return int(self._require()["dim"])
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._require()["max_tokens"])
+
+
+class ServeEmbedder(_ModelInfo):
     """``Embedder`` over a ``DeploymentHandle`` to ``serve.knowledge_deployments.Embedder``."""
 
     def __init__(self, handle: Any, info: dict[str, Any] | None = None) -> None:
@@ -51,23 +75,6 @@ class ServeEmbedder:
                     "the Embedder deployment is unavailable", details={"error": str(exc)}
                 ) from exc
         return self
-
-    def _require(self) -> dict[str, Any]:
-        if self._info is None:
-            raise RuntimeError("ServeEmbedder.load() was not awaited")
-        return self._info
-
-    @property
-    def model_name(self) -> str:
-        return str(self._require()["model"])
-
-    @property
-    def dim(self) -> int:
-        return int(self._require()["dim"])
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self._require()["max_tokens"])
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -128,7 +135,7 @@ class ServeSearcher:
         return await self.search(tenant_id, query, k, space_id)
 
 
-class SearcherQueryEmbedder:
+class SearcherQueryEmbedder(_ModelInfo):
     """``Embedder`` over the ``Searcher`` deployment's query model (its ``embed_queries``).
 
     Takes the handle, or a function that returns it (blocking: run in a thread), resolved
@@ -162,23 +169,6 @@ class SearcherQueryEmbedder:
                         "knowledge search is unavailable", details={"error": str(exc)[:300]}
                     ) from exc
         return self
-
-    def _require(self) -> dict[str, Any]:
-        if self._info is None:
-            raise RuntimeError("SearcherQueryEmbedder.load() was not awaited")
-        return self._info
-
-    @property
-    def model_name(self) -> str:
-        return str(self._require()["model"])
-
-    @property
-    def dim(self) -> int:
-        return int(self._require()["dim"])
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self._require()["max_tokens"])
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

@@ -114,6 +114,26 @@ def _tail(resource_name: str) -> str:
     return resource_name.rsplit("/", 1)[-1]
 
 
+def _validated(raw: dict[str, Any]) -> DryRun:
+    """What a ``validateOnly`` request that Google accepted returns."""
+    return DryRun(supported=True, ok=True, messages=("validated by Google Ads (validateOnly)",), raw=raw)
+
+
+def _created(outcome: MutateOutcome, level: Level, name: str, parent_external_id: str) -> AdObject:
+    """The paused object one ``create`` operation made."""
+    rn = outcome.results[0]
+    assert rn is not None
+    return AdObject(
+        platform=PLATFORM,
+        level=level,
+        external_id=_tail(rn),
+        name=name,
+        status="paused",
+        parent_external_id=parent_external_id,
+        raw=outcome.raw,
+    )
+
+
 def _gaql_date(d: date) -> str:
     return d.isoformat()
 
@@ -336,7 +356,7 @@ class GoogleAdsConnector:
             body["validateOnly"] = True
         data = await self._post(account, "/googleAds:mutate", body, retry=Retry.UNSENT_ONLY)
         if validate_only:
-            return DryRun(supported=True, ok=True, messages=("validated by Google Ads (validateOnly)",), raw=data)
+            return _validated(data)
         responses = data.get("mutateOperationResponses") or []
         campaign_rn = (responses[1].get("campaignResult") or {}).get("resourceName") if len(responses) > 1 else None
         if not campaign_rn:
@@ -369,20 +389,8 @@ class GoogleAdsConnector:
             create["cpcBidMicros"] = str(int(account.config["cpc_bid_micros"]))
         outcome = await self.mutate(account, "adGroups", [{"create": create}], validate_only=validate_only)
         if validate_only:
-            return DryRun(
-                supported=True, ok=True, messages=("validated by Google Ads (validateOnly)",), raw=outcome.raw
-            )
-        rn = outcome.results[0]
-        assert rn is not None
-        return AdObject(
-            platform=PLATFORM,
-            level="adset",
-            external_id=_tail(rn),
-            name=spec.name,
-            status="paused",
-            parent_external_id=spec.campaign_external_id,
-            raw=outcome.raw,
-        )
+            return _validated(outcome.raw)
+        return _created(outcome, "adset", spec.name, spec.campaign_external_id)
 
     async def create_ad(
         self, account: AdAccountView, spec: CreativeSpec, *, validate_only: bool = False
@@ -407,20 +415,8 @@ class GoogleAdsConnector:
         }
         outcome = await self.mutate(account, "adGroupAds", [{"create": create}], validate_only=validate_only)
         if validate_only:
-            return DryRun(
-                supported=True, ok=True, messages=("validated by Google Ads (validateOnly)",), raw=outcome.raw
-            )
-        rn = outcome.results[0]
-        assert rn is not None
-        return AdObject(
-            platform=PLATFORM,
-            level="ad",
-            external_id=_tail(rn),
-            name=spec.name,
-            status="paused",
-            parent_external_id=spec.adset_external_id,
-            raw=outcome.raw,
-        )
+            return _validated(outcome.raw)
+        return _created(outcome, "ad", spec.name, spec.adset_external_id)
 
     async def set_status(
         self, account: AdAccountView, level: Level, external_id: str, status: AdStatus, *, validate_only: bool = False
@@ -439,9 +435,7 @@ class GoogleAdsConnector:
             )
         outcome = await self.mutate(account, collection, [op], validate_only=validate_only, idempotent=True)
         if validate_only:
-            return DryRun(
-                supported=True, ok=True, messages=("validated by Google Ads (validateOnly)",), raw=outcome.raw
-            )
+            return _validated(outcome.raw)
         return await self.get_object(account, level, external_id)
 
     async def set_daily_budget(
@@ -475,9 +469,7 @@ class GoogleAdsConnector:
         }
         outcome = await self.mutate(account, "campaignBudgets", [op], validate_only=validate_only, idempotent=True)
         if validate_only:
-            return DryRun(
-                supported=True, ok=True, messages=("validated by Google Ads (validateOnly)",), raw=outcome.raw
-            )
+            return _validated(outcome.raw)
         return await self.get_object(account, "campaign", external_id)
 
     async def insights(self, account: AdAccountView, level: Level, since: date, until: date) -> list[InsightRow]:
