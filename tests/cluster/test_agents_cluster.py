@@ -103,6 +103,7 @@ async def test_three_tenants_three_agents_concurrently_without_cross_talk(client
         assert secrets_[(m.slug, a)] in out, (m.slug, a, out)
         assert not [s for k, s in secrets_.items() if k != (m.slug, a) and s in out]
     infos = await asyncio.gather(*(client.get(f"/agents/{a}/runtime", headers=m.headers()) for m, a in pairs))
+    assert all(i.status_code == 200 for i in infos), [(i.status_code, i.text[:300]) for i in infos]
     assert len({i.json()["pid"] for i in infos}) == 9  # one actor (process) per tenant and agent
     assert {(i.json()["tenant_id"], i.json()["agent"]) for i in infos} == {(str(m.tenant_id), a) for m, a in pairs}
 
