@@ -6,7 +6,7 @@ access log line. Errors raised here are rendered by ``serve.errors`` like any ot
 
 With ``settings.webhook_lean_ingress`` the provider webhooks take a lean path (ADR 0006):
 their per-IP budget is counted in-process and the handler is called directly
-(``serve.webhook_ingress``), past FastAPI's routing and dependencies.
+(``serve.webhooks.lean``), past FastAPI's routing and dependencies.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from core.telemetry import tracer
 
 from .errors import from_tridium_error
 from .state import AppState
-from .webhook_ingress import LEAN_ROUTES
+from .webhooks.lean import LEAN_ROUTES
 
 log = logging.getLogger("tridium.access")
 _tracer = tracer("tridium.gateway")

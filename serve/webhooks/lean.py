@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from tools import payments
 
-from .state import AppState
+from ..state import AppState
 
 LeanHandler = Callable[[Scope, Receive, Send, AppState], Awaitable[None]]
 
