@@ -22,7 +22,9 @@ class Event(BaseModel):
     request_id: str | None = None
 
     def to_stream_fields(self) -> dict[str, str]:
-        return {"event": self.model_dump_json()}
+        # ``type`` beside the payload lets a consumer group skip events it does not handle
+        # without decoding them (db.bus.StreamConsumer).
+        return {"event": self.model_dump_json(), "type": self.type}
 
     @classmethod
     def from_stream_fields(cls, fields: dict[bytes | str, bytes | str]) -> Event:

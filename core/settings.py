@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     # False: the tenant_tx path of four round trips (kept for side-by-side benchmarks).
     webhook_one_call: bool = True
     db_webhook_pool_max: int = Field(8, ge=1, description="connections of the webhook ingest pool, per process")
+    # The webhook listener (serve/webhooks/listener.py, ADR 0009): provider deliveries on
+    # their own port, served by a Serve-managed replica's own uvicorn server instead of
+    # Serve's HTTP ingress. `tridium up` takes another free port when this one is taken;
+    # 0 starts no listener (providers then post to the gateway's /webhooks/*, which stays).
+    webhook_port: int = Field(8001, ge=0, le=65535, description="the webhook listener's port; 0 = none")
+    webhook_listener_replicas: int = Field(1, ge=1, description="listener replicas (they share the port)")
+    public_webhook_base_url: str | None = Field(
+        None, description="public URL providers post webhooks to; default public_base_url, else the listener"
+    )
 
     idempotency_ttl_h: int = 24
     idempotency_lock_timeout_s: int = 90
@@ -143,7 +152,7 @@ class Settings(BaseSettings):
     email_sandbox_port: int = 8094
     smtp_sandbox_port: int = 2525
     asaas_user_agent: str = "tridium/0.1"
-    public_base_url: str | None = Field(None, description="public URL of the gateway (webhook URLs); default host:port")
+    public_base_url: str | None = Field(None, description="public URL of the gateway (the API); default host:port")
     payments_reconcile_interval_s: float = Field(86400.0, description="drift repair period (daily)")
     # Ads insights sync (tools/ads/sync.py, docs/ads.md): one Ray task per tenant each period.
     ads_sync_interval_s: float = Field(3600.0, gt=0, description="insights sync period (hourly)")
@@ -200,6 +209,20 @@ class Settings(BaseSettings):
             if self.database_url is None or self.redis_url is None:
                 raise ValueError("DATABASE_URL and REDIS_URL are required in prod")
         return self
+
+    def api_base_url(self) -> str:
+        """Where clients reach the API (the gateway behind Serve's ingress)."""
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def webhook_base_url(self) -> str:
+        """Where providers are told to post webhooks: ``public_webhook_base_url``; else
+        ``public_base_url`` (the operator's proxy decides where ``/webhooks/`` goes — the
+        gateway serves it too); else the local listener, or the gateway without one."""
+        if self.public_webhook_base_url:
+            return self.public_webhook_base_url.rstrip("/")
+        if self.public_base_url or not self.webhook_port:
+            return self.api_base_url()
+        return f"http://{self.host}:{self.webhook_port}"
 
     def require_database_url(self) -> str:
         if self.database_url is None:

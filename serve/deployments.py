@@ -3,6 +3,8 @@
 - ``Gateway``: the FastAPI ingress (``serve.app.build_fastapi``), built on the replica.
 - ``EventRelay``: one replica running the outbox relay; the gateway's ``/health`` asks it
   for a report, which also proves the Ray control path works.
+- ``WebhookListener`` (``serve.webhooks.listener``, ADR 0009): provider webhooks on their
+  own port, served by a uvicorn process the replica supervises.
 
 Settings come from the replica's environment (the launcher ships it in ``runtime_env``).
 Replicas reserve no CPU: on a 2-core machine the work is I/O bound and CPU reservations
@@ -28,6 +30,7 @@ from .app import build_fastapi
 from .inbox.runtime import InboxWorkerDeployment
 from .knowledge_deployments import bind_knowledge
 from .payments_runtime import PaymentsWorkerDeployment
+from .webhooks.listener import WebhookListener
 
 
 @serve.deployment(name="EventRelay", num_replicas=1, ray_actor_options={"num_cpus": 0})
@@ -107,6 +110,7 @@ class Gateway:
         inbox: DeploymentHandle[Any] | None = None,
         ads_sync: DeploymentHandle[Any] | None = None,
         ads: DeploymentHandle[Any] | None = None,
+        webhooks: DeploymentHandle[Any] | None = None,
     ) -> None:
         self._settings = Settings()
         self._relay = relay
@@ -116,6 +120,7 @@ class Gateway:
         self._inbox = inbox  # likewise the inbox worker (serve.inbox.runtime)
         self._ads_sync = ads_sync  # likewise the scheduled insights sync (serve.ads.sync_runtime)
         self._ads = ads  # likewise the ads worker (serve.ads.worker_runtime): conversions, publishing
+        self._webhooks = webhooks  # likewise the webhook listener (serve.webhooks.listener), if any
 
     def __serve_build_asgi_app__(self) -> Any:
         async def relay_probe() -> dict[str, Any]:
@@ -126,10 +131,15 @@ class Gateway:
 
 
 def build_app(
-    env: dict[str, str] | None = None, gateway_replicas: int = 1, gateway_env: dict[str, str] | None = None
+    env: dict[str, str] | None = None,
+    gateway_replicas: int = 1,
+    gateway_env: dict[str, str] | None = None,
+    webhook_port: int = 0,
+    webhook_replicas: int = 1,
 ) -> Any:
     """The Serve application graph. ``env`` is shipped to every replica; ``gateway_env``
-    (merged over it) to the Gateway's only. Note: ``serve.run`` of this in-memory graph
+    (merged over it) to the Gateway's only. ``webhook_port`` > 0 adds the webhook listener
+    (ADR 0009) on that port, with ``webhook_replicas`` replicas sharing it. Note: ``serve.run`` of this in-memory graph
     gives every deployment a fresh random version (Ray 2.60), so each run restarts all
     replicas, not only those whose options changed."""
     options: dict[str, Any] = {"num_cpus": 0}
@@ -147,8 +157,14 @@ def build_app(
     inbox = InboxWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     ads_sync = AdsSyncDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
     ads = AdsWorkerDeployment.options(ray_actor_options=options).bind()  # type: ignore[attr-defined]
+    listener = None
+    if webhook_port:
+        listener_deployment: Any = WebhookListener
+        listener = listener_deployment.options(ray_actor_options=options, num_replicas=webhook_replicas).bind(
+            webhook_port
+        )
     return gateway_deployment.options(ray_actor_options=gateway_options, num_replicas=gateway_replicas).bind(
-        relay, agents, knowledge, payments, inbox, ads_sync, ads
+        relay, agents, knowledge, payments, inbox, ads_sync, ads, listener
     )
 
 

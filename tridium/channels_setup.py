@@ -69,11 +69,11 @@ def channel_sandboxes(settings: Settings, data_dir: Path, host: str = "127.0.0.1
 
 async def setup_demo_channels(settings: Settings, tenant_slug: str, host: str = "127.0.0.1") -> dict[str, Any]:
     """Give the demo tenant Instagram, e-mail and web chat accounts on the sandboxes and
-    point the sandboxes' webhooks at the gateway. Returns what to print."""
+    point the sandboxes' webhooks at the webhook listener. Returns what to print."""
     from tools.channels.webchat import new_publishable_key
     from tools.inbox import SecretBox, list_accounts, provision
 
-    gateway = (settings.public_base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    gateway = settings.webhook_base_url()
     box = SecretBox(settings.channel_secrets_key)
     pool = await create_pool(settings.require_database_url(), max_size=2)
     try:

@@ -43,7 +43,7 @@ async def setup_demo_whatsapp(settings: Settings, tenant_slug: str, sandbox_url:
     """Provision the demo tenant's WhatsApp account on the sandbox (fresh secrets each start)."""
     from tools.inbox import SecretBox, provision
 
-    gateway = (settings.public_base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    gateway = settings.webhook_base_url()
     token, app_secret = "EAAG" + secrets.token_hex(24), secrets.token_hex(16)
     pool = await create_pool(settings.require_database_url(), max_size=2)
     try:

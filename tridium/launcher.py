@@ -164,6 +164,18 @@ def settings_with(env: dict[str, str]) -> Settings:
     return Settings()
 
 
+def resolve_webhook_port(settings: Settings, env: dict[str, str]) -> None:
+    """The webhook listener's port (ADR 0009): the configured one when free, else a free
+    one (said on stderr); written to ``env`` so every replica and the demo setup agree."""
+    wanted = settings.webhook_port
+    if not wanted:
+        return
+    port = wanted if _port_free(wanted) else _free_port()
+    if port != wanted:
+        print(f"warning: port {wanted} is taken; the webhook listener uses {port}", file=sys.stderr)
+    env["TRIDIUM_WEBHOOK_PORT"] = str(port)
+
+
 async def prepare_database(settings: Settings, owner_url: str | None) -> str:
     """Migrate (as owner) and make sure the demo tenant and its owner exist; return a token."""
     if owner_url is None:
@@ -213,7 +225,12 @@ def start_ray_and_serve(settings: Settings, env: dict[str, str]) -> str | None:
     # serve.run waits until EVERY deployment is ready (the Embedder loads torch and its
     # model); the platform is usable as soon as the gateway answers /health, so deploy in
     # a thread and let wait_healthy() decide. A deployment error still surfaces there.
-    app = build_app(env, gateway_replicas=settings.gateway_replicas)
+    app = build_app(
+        env,
+        gateway_replicas=settings.gateway_replicas,
+        webhook_port=settings.webhook_port,
+        webhook_replicas=settings.webhook_listener_replicas,
+    )
 
     def deploy() -> None:
         try:
@@ -229,7 +246,7 @@ def start_ray_and_serve(settings: Settings, env: dict[str, str]) -> str | None:
 _deploy_errors: list[BaseException] = []
 
 
-def wait_healthy(base_url: str, timeout_s: float = 90.0) -> dict[str, Any]:
+def wait_healthy(base_url: str, timeout_s: float = 90.0, what: str = "gateway") -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -243,7 +260,7 @@ def wait_healthy(base_url: str, timeout_s: float = 90.0) -> dict[str, Any]:
         except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.5)
-    raise SystemExit(f"the gateway did not become healthy in {timeout_s:.0f}s: {json.dumps(last)}")
+    raise SystemExit(f"the {what} did not become healthy in {timeout_s:.0f}s: {json.dumps(last)}")
 
 
 JOB_ENV_FILE = "ray-job-env.yaml"
@@ -268,7 +285,10 @@ def pid_file(settings: Settings) -> Path:
     return settings.data_dir.absolute() / "up.pid"
 
 
-def banner(base_url: str, token: str, dashboard: str | None, env: dict[str, str], elapsed: float) -> str:
+def banner(
+    base_url: str, token: str, dashboard: str | None, env: dict[str, str], elapsed: float, webhooks: str | None = None
+) -> str:
+    webhooks = webhooks or base_url
     curl = (
         f"curl -s {base_url}/leads -H \"Authorization: Bearer $TOKEN\" -H 'X-Tenant-Id: {DEMO_SLUG}'"
         f" -H \"Idempotency-Key: $(date +%s%N)\" -H 'Content-Type: application/json'"
@@ -278,6 +298,7 @@ def banner(base_url: str, token: str, dashboard: str | None, env: dict[str, str]
         "",
         f"Tridium is up in {elapsed:.1f}s",
         f"  API        {base_url}   (docs: {base_url}/docs, metrics: {base_url}/metrics)",
+        f"  Webhooks   {webhooks}   (providers post here: /webhooks/..., ADR 0009)",
         f"  Postgres   {_redact(env['DATABASE_URL'])}",
         f"  Redis      {env['REDIS_URL']}",
         f"  Ray        dashboard {dashboard or 'n/a (joined an existing cluster)'}",
@@ -330,6 +351,8 @@ def up(settings: Settings) -> int:
         env |= {flag: os.environ[flag] for flag in os.environ if flag.startswith("RAY_SERVE_")}
         env["AGNO_TELEMETRY"] = "false"
         settings = settings_with(env)
+        resolve_webhook_port(settings, env)
+        settings = settings_with(env)
         token = asyncio.run(prepare_database(settings, services.owner_url))
         asyncio.run(kb_demo.ensure_indexes(settings, services.owner_url))
         sandbox = start_asaas_sandbox(settings, services)
@@ -344,7 +367,11 @@ def up(settings: Settings) -> int:
         signal.signal(signal.SIGINT, request_stop)
         base_url = f"http://{settings.host}:{settings.port}"
         wait_healthy(base_url)
-        print(banner(base_url, token, dashboard, env, time.monotonic() - started_at), flush=True)
+        webhooks = settings.webhook_base_url()
+        if settings.webhook_port:
+            # Providers are pointed at the listener next: it must answer first.
+            wait_healthy(f"http://{settings.host}:{settings.webhook_port}", what="webhook listener")
+        print(banner(base_url, token, dashboard, env, time.monotonic() - started_at, webhooks), flush=True)
         if dashboard:
             print(
                 f"Batch jobs: RAY_AUTH_MODE=token ray job submit --address {dashboard} --runtime-env {job_env} "

@@ -43,7 +43,7 @@ async def setup_demo_payments(settings: Settings, tenant_slug: str, sandbox_url:
     """Point the tenant's Asaas integration at the sandbox and provision its webhook."""
     from tools.payments import AsaasAccounts, configure_asaas, provision_webhook
 
-    gateway = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    gateway = settings.webhook_base_url()
     pool = await create_pool(settings.require_database_url(), max_size=2)
     try:
         tenant_id = await get_tenant_by_slug(pool, tenant_slug)

@@ -45,12 +45,14 @@ def prepare_account(
 
 
 def webhook_url(request: Request, channel: str, tenant_id: TenantId) -> str | None:
-    """Where the provider must deliver this tenant's webhooks (shown on provisioning)."""
-    if channel == "instagram":
-        return str(request.url_for("instagram_webhook", tenant_id=str(tenant_id)))
-    if channel == "email":
-        return str(request.url_for("mailgun_inbound", tenant_id=str(tenant_id)))
-    return None
+    """Where the provider must deliver this tenant's webhooks (shown on provisioning): the
+    webhook base URL (the listener, ADR 0009) and the route's path."""
+    names = {"whatsapp": "whatsapp_webhook", "instagram": "instagram_webhook", "email": "mailgun_inbound"}
+    if channel not in names:
+        return None
+    path = request.app.url_path_for(names[channel], tenant_id=str(tenant_id))
+    base: str = request.app.state.tridium.settings.webhook_base_url()
+    return base + str(path)
 
 
 def secret_box(request: Request, state: State) -> SecretBox:

@@ -39,7 +39,9 @@ async def health(state: State) -> JSONResponse:
         if not report.get("ok"):
             raise RuntimeError("relay not running")
 
-    postgres, redis_, ray_ = await asyncio.gather(_check(pg()), _check(state.redis.ping()), _check(ray()))
+    postgres, redis_ = await asyncio.gather(_check(pg()), _check(state.redis.ping()))
+    # Without a relay probe (plain ASGI: serve.asgi, the webhook listener) Ray is not asked.
+    ray_ = await _check(ray()) if state.relay_probe is not None else "not attached"
     checks = {"postgres": postgres, "redis": redis_, "ray": ray_}
     required = ["postgres", "redis"] + (["ray"] if state.relay_probe is not None else [])
     ok = all(checks[name] == "ok" for name in required)

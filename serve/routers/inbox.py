@@ -185,9 +185,7 @@ async def provision_account(body: AccountIn, request: Request, state: State, ctx
             config=body.config,
             secrets=account_secrets,
         )
-    if body.channel == "whatsapp":
-        out["webhook_url"] = str(request.url_for("whatsapp_webhook", tenant_id=str(ctx.tenant_id)))
-    elif (hook := channels.webhook_url(request, body.channel, ctx.tenant_id)) is not None:
+    if (hook := channels.webhook_url(request, body.channel, ctx.tenant_id)) is not None:
         out["webhook_url"] = hook
     return out
 

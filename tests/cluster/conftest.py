@@ -40,6 +40,7 @@ class Platform:
     dashboard_url: str = ""  # Ray's dashboard (job submission, state API)
     data_dir: Path = Path()  # TRIDIUM_DATA_DIR of this platform
     whatsapp_url: str = ""  # the WhatsApp Cloud API sandbox `tridium up` started
+    webhooks_url: str = ""  # the webhook listener (ADR 0009), from the banner
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +84,7 @@ def platform(
         "TRIDIUM_AGENT_DISCONNECT_GRACE_S": "1.5",
         "TRIDIUM_AGENT_IDLE_S": "8",
         "TRIDIUM_WHATSAPP_SANDBOX_PORT": str(whatsapp_port),
+        "TRIDIUM_WEBHOOK_PORT": str(_free_port()),
         "TRIDIUM_INBOX_QUIET_S": "1.0",
         # Ad sandboxes on free ports too (tests/cluster/test_ads_loop_on_serve.py).
         "TRIDIUM_META_ADS_SANDBOX_PORT": str(_free_port()),
@@ -115,7 +117,10 @@ def platform(
         while "WhatsApp sandbox " not in (text := log_path.read_text()) and time.monotonic() < wa_deadline:
             time.sleep(0.5)
         whatsapp_url = text.split("WhatsApp sandbox ", 1)[1].split()[0] if "WhatsApp sandbox " in text else ""
-        yield Platform(base_url, token, log_path, f"http://127.0.0.1:{dashboard_port}", data_dir, whatsapp_url)
+        webhooks_url = text.split("  Webhooks   ", 1)[1].split()[0] if "  Webhooks   " in text else ""
+        yield Platform(
+            base_url, token, log_path, f"http://127.0.0.1:{dashboard_port}", data_dir, whatsapp_url, webhooks_url
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

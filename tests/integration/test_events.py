@@ -10,6 +10,7 @@ import contextlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -265,3 +266,34 @@ async def test_relay_stop_terminates_a_listen_connection_that_no_longer_answers(
     finally:
         pool.terminate()
         await proxy.close()
+
+
+async def test_a_group_skips_other_types_unread_and_still_handles_entries_without_a_type_field(
+    app_pool: asyncpg.Pool, redis_client: redis.Redis
+) -> None:
+    """Entries carry ``type`` beside the payload: a group skips (and acks) other groups'
+    events without decoding them; an entry written before that field existed is decoded
+    and filtered as before; a payload that is not an event is still dead-lettered even if
+    its ``type`` field says it is this group's."""
+    tid = await create_tenant(app_pool, f"skip-{secrets.token_hex(4)}", "Skip")
+    stream = f"test:skip:{secrets.token_hex(4)}"
+    seen: list[str] = []
+
+    async def handler(conn: asyncpg.Connection, event: Event) -> None:
+        seen.append(event.payload["n"])
+
+    def event(kind: str, n: str) -> Event:
+        return Event(id=uuid.uuid4(), tenant_id=tid, type=kind, payload={"n": n}, created_at=datetime.now(UTC))
+
+    await redis_client.xadd(stream, event("lead.created", "mine").to_stream_fields())
+    await redis_client.xadd(stream, {**event("message.received", "other").to_stream_fields(), "event": "{not json"})
+    await redis_client.xadd(stream, {"event": event("lead.created", "old-format").model_dump_json()})
+    await redis_client.xadd(stream, {"event": event("deal.won", "old-other").model_dump_json()})
+    await redis_client.xadd(stream, {"event": "{not json", "type": "lead.created"})
+    c = StreamConsumer(app_pool, redis_client, stream, "g", "c", handler, types={"lead.created"}, block_ms=10)
+    await c.ensure_group()
+    assert await c.run_once() == 5
+    assert seen == ["mine", "old-format"]
+    # The undecodable "other" entry was skipped by its type, unread: not dead-lettered.
+    assert await redis_client.xlen(c.dead_letter_stream) == 1
+    assert (await redis_client.xpending(stream, "g"))["pending"] == 0

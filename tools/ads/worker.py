@@ -126,7 +126,7 @@ class AdsWorker:
         try:
             while not stop.is_set():
                 try:
-                    await self.consumer.run_once()
+                    await self.consumer.linger(await self.consumer.run_once())
                 except (RedisError, OSError) as exc:
                     log.warning("ads worker cannot read the stream; retrying", extra={"error": str(exc)})
                     await asyncio.sleep(1.0)
