@@ -19,17 +19,31 @@ import redis.asyncio as redis
 
 from core.settings import Settings
 from core.tenancy import TenantId
+from db import payments as payments_q
 from db.bus import OutboxRelay
 from db.pool import create_pool, tenant_tx
 from serve.app import build_fastapi
-from tests.conftest import Member
+from tests.conftest import MakeMember, Member
 from tools.asaas import AsaasClient, AsaasConfig
 from tools.asaas.sandbox import DEFAULT_ACCESS_TOKEN, RunningSandbox, SandboxAdmin, SandboxConfig, running_sandbox
-from tools.payments import AsaasAccounts, PaymentsWorker, configure_asaas
+from tools.payments import AsaasAccounts, PaymentsWorker, configure_asaas, new_webhook_token, token_hash
 
 FAST_ASAAS: dict[str, Any] = {"backoff_initial_s": 0.02, "backoff_max_s": 0.1, "outcome_settle_s": 0.02}
 FAST_SANDBOX: dict[str, Any] = {"time_scale": 1e-5, "tick_interval_s": 0.2}
 CUSTOMER = {"name": "Maria Souza", "cpfCnpj": "249.715.637-92", "email": "maria@example.com"}
+
+
+async def hooked_member(make_member: MakeMember, pool: asyncpg.Pool) -> tuple[Member, str]:
+    """A new member's tenant with an Asaas integration and a webhook token (returned)."""
+    m = await make_member()
+    token = new_webhook_token(m.tenant_id)
+    async with tenant_tx(pool, m.tenant_id) as conn:
+        await payments_q.upsert_integration(conn, m.tenant_id, base_url="http://127.0.0.1:9", api_key_ref="sandbox")
+        await payments_q.set_webhook(
+            conn, m.tenant_id, webhook_id="t", url="", send_type="NON_SEQUENTIALLY", events=[],
+            token_hash=token_hash(token),
+        )  # fmt: skip
+    return m, token
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 15.0, what: str = "condition") -> None:

@@ -17,10 +17,9 @@ import redis.asyncio as redis
 from fastapi import FastAPI
 
 from core.settings import Settings
-from db import payments as q
 from db.pool import tenant_tx
-from tools.payments import new_webhook_token, token_hash
 
+from ..payments_support import hooked_member as _hooked
 from .conftest import MakeMember, Member, client_for, running_app
 
 
@@ -33,23 +32,6 @@ async def apps(settings: Settings) -> AsyncIterator[dict[str, FastAPI]]:
         async for b in running_app(full):
             async for c in running_app(lean_tx):
                 yield {"lean": a, "full": b, "lean_tx": c}
-
-
-async def _hooked(make_member: MakeMember, pool: asyncpg.Pool) -> tuple[Member, str]:
-    m = await make_member()
-    token = new_webhook_token(m.tenant_id)
-    async with tenant_tx(pool, m.tenant_id) as conn:
-        await q.upsert_integration(conn, m.tenant_id, base_url="http://127.0.0.1:9", api_key_ref="sandbox")
-        await q.set_webhook(
-            conn,
-            m.tenant_id,
-            webhook_id="t",
-            url="",
-            send_type="NON_SEQUENTIALLY",
-            events=[],
-            token_hash=token_hash(token),
-        )
-    return m, token
 
 
 def _event(prefix: str) -> bytes:

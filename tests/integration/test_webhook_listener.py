@@ -24,11 +24,10 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from db import payments as q
 from db.pool import tenant_tx
 from serve.webhooks.listener import ListenerProcess
-from tools.payments import new_webhook_token, token_hash
 
+from ..payments_support import hooked_member as _hooked
 from .conftest import MakeMember, Member
 
 
@@ -53,18 +52,6 @@ async def listener(settings: Settings) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await server.stop()
-
-
-async def _hooked(make_member: MakeMember, pool: asyncpg.Pool) -> tuple[Member, str]:
-    m = await make_member()
-    token = new_webhook_token(m.tenant_id)
-    async with tenant_tx(pool, m.tenant_id) as conn:
-        await q.upsert_integration(conn, m.tenant_id, base_url="http://127.0.0.1:9", api_key_ref="sandbox")
-        await q.set_webhook(
-            conn, m.tenant_id, webhook_id="t", url="", send_type="NON_SEQUENTIALLY", events=[],
-            token_hash=token_hash(token),
-        )  # fmt: skip
-    return m, token
 
 
 async def _stored(pool: asyncpg.Pool, m: Member) -> list[str]:

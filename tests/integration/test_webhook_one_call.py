@@ -18,6 +18,7 @@ from db import payments as q
 from db.pool import create_pool, tenant_tx
 from tools.payments import ingest, new_webhook_token, token_hash
 
+from ..payments_support import hooked_member
 from .conftest import MakeMember
 
 
@@ -29,14 +30,7 @@ async def ingest_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def _hooked(make_member: MakeMember, pool: asyncpg.Pool) -> tuple[TenantId, str]:
-    m = await make_member()
-    token = new_webhook_token(m.tenant_id)
-    async with tenant_tx(pool, m.tenant_id) as conn:
-        await q.upsert_integration(conn, m.tenant_id, base_url="http://127.0.0.1:9", api_key_ref="sandbox")
-        await q.set_webhook(
-            conn, m.tenant_id, webhook_id="t", url="", send_type="NON_SEQUENTIALLY", events=[],
-            token_hash=token_hash(token),
-        )  # fmt: skip
+    m, token = await hooked_member(make_member, pool)
     return m.tenant_id, token
 
 
