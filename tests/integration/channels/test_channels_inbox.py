@@ -45,6 +45,14 @@ async def _provision(h: InboxHarness, body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _on_gateway(h: InboxHarness, webhook_url: str) -> str:
+    """The provisioning answer names the listener's URL (ADR 0009); this tier has no listener,
+    so the same path is delivered to the gateway under uvicorn."""
+    url = httpx.URL(webhook_url)
+    assert url.path.startswith("/webhooks/") and str(h.tenant_id) in url.path, webhook_url
+    return h.gateway_url + url.path
+
+
 async def test_email_answers_thread_both_ways(h: InboxHarness) -> None:
     address = f"vendas-{str(h.tenant_id)[:8]}@tenant.sandbox.test"
     config = EmailSandboxConfig(signing_key="mg-key", recipient=address)
@@ -60,7 +68,7 @@ async def test_email_answers_thread_both_ways(h: InboxHarness) -> None:
                 "secrets": {"signing_key": "mg-key"},
             },
         )
-        config.webhook_url = account["webhook_url"].replace("http://testserver", h.gateway_url)
+        config.webhook_url = _on_gateway(h, account["webhook_url"])
         assert config.webhook_url.startswith(h.gateway_url)
         customer = "ana@customer.sandbox.test"
         first = await mail.post(
@@ -154,7 +162,7 @@ async def test_instagram_answer_echo_and_read(h: InboxHarness) -> None:
                 "secrets": {"access_token": "IGAA-t", "app_secret": "ig-secret"},
             },
         )
-        config.webhook_url = account["webhook_url"].replace("http://testserver", h.gateway_url)
+        config.webhook_url = _on_gateway(h, account["webhook_url"])
         r = await ig.post(
             "/sandbox/inbound", json={"customer_id": "IGSID42", "text": "oi, tem o tênis 42?", "times": 2}
         )
