@@ -24,6 +24,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from redis import exceptions as redis_errors
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from actors import (
@@ -58,6 +59,10 @@ AgentPath = Annotated[Literal["luddy", "lucy", "clio"], Path(description="luddy 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=120)]
 _background: set[asyncio.Task[Any]] = set()
 RUN_ALIVE_WAIT_S = 10.0  # how long a stream waits to hear whether an unreachable agent still runs
+# A blocking read of the run's events that fails (Redis slow past the client's socket timeout,
+# or briefly unreachable) is retried from the same position; after this many failures in a
+# row the stream ends with a `stream_unavailable` error event the client can resume after.
+READ_RETRIES = 5
 
 
 def _make_runtime(request: Request, state: AppState) -> AgentRuntime:
@@ -241,6 +246,17 @@ async def _run_alive(rt: AgentRuntime, tenant_id: UUID, agent: str, run_id: UUID
         return False
 
 
+async def _read_or_none(buffer: RunEventBuffer, tenant_id: UUID, run_id: UUID, after: str) -> list[RunEvent] | None:
+    """One blocking read of the run's events; None when Redis did not answer in time or
+    could not be reached (nothing is lost: the next read starts from the same entry)."""
+    try:
+        return await buffer.read(tenant_id, run_id, after, block_ms=1000)
+    except (redis_errors.TimeoutError, redis_errors.ConnectionError) as exc:
+        log.warning("run event read failed; retrying", extra={"run_id": str(run_id), "error": repr(exc)})
+        await asyncio.sleep(0.2)
+        return None
+
+
 def _sse(ev: RunEvent) -> bytes:
     return ServerSentEvent(data=json.dumps(ev.data, ensure_ascii=False), event=ev.event, id=ev.id).encode()
 
@@ -260,8 +276,19 @@ async def _events(
     try:
         if first is not None:
             yield _sse(first)
+        failures = 0
         while True:
-            events = await buffer.read(tenant_id, run_id, after, block_ms=1000)
+            read = await _read_or_none(buffer, tenant_id, run_id, after)
+            if read is None:
+                failures += 1
+                if failures >= READ_RETRIES:
+                    gone = {"run_id": str(run_id), "code": "stream_unavailable",
+                            "message": "the run's events cannot be read now; resume with Last-Event-ID"}  # fmt: skip
+                    yield ServerSentEvent(data=json.dumps(gone), event="error").encode()
+                    return
+                yield b": keepalive\n\n"
+                continue
+            failures, events = 0, read
             if not events and not await _run_alive(rt, tenant_id, agent, run_id):
                 events = await buffer.read(tenant_id, run_id, after)
                 if not events:
