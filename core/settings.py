@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     # False: the tenant_tx path of four round trips (kept for side-by-side benchmarks).
     webhook_one_call: bool = True
     db_webhook_pool_max: int = Field(8, ge=1, description="connections of the webhook ingest pool, per process")
+    # Group commit (ADR 0010): deliveries arriving while `webhook_batch_in_flight` batches
+    # are being stored go together in one statement (one commit, one WAL flush), at most
+    # `webhook_batch_max` each; no timer, so a lone delivery is stored at once. Needs
+    # webhook_one_call. False: one statement per delivery.
+    webhook_group_commit: bool = True
+    webhook_batch_max: int = Field(64, ge=1, le=1000, description="deliveries per group-commit statement, at most")
+    webhook_batch_in_flight: int = Field(2, ge=1, description="group-commit statements in flight per process")
     # The webhook listener (serve/webhooks/listener.py, ADR 0009): provider deliveries on
     # their own port, served by a Serve-managed replica's own uvicorn server instead of
     # Serve's HTTP ingress. `tridium up` takes another free port when this one is taken;

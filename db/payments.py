@@ -5,6 +5,7 @@ tenant it was opened for; every statement names the tenant (RLS is the backstop)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -220,6 +221,42 @@ async def ingest_asaas_event(
         OUTBOX_CHANNEL,
     )
     return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class AsaasIngestItem:
+    """One delivery for :func:`ingest_asaas_events` (``payload_json``: the event as JSON text)."""
+
+    tenant_id: TenantId
+    token_hash: str
+    event_id: str
+    event_type: str
+    payment_id: str | None
+    payload_json: str
+    request_id: str | None
+
+
+async def ingest_asaas_events(conn: asyncpg.Connection, items: Sequence[AsaasIngestItem]) -> list[str]:
+    """Many deliveries in ONE autocommit statement (``asaas_ingest_events``, migration 0017,
+    ADR 0010): per item, in order, ``stored``, ``duplicate`` or ``unauthorized``. The
+    statement is the batch's transaction: all of it is committed and flushed when this
+    returns, or (on any error) none of it is. Like :func:`ingest_asaas_event` it must not run
+    inside a transaction."""
+    if conn.is_in_transaction():
+        raise RuntimeError("ingest_asaas_events runs in autocommit mode, not inside a transaction")
+    outcomes: list[str] = await conn.fetchval(
+        "select asaas_ingest_events($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        [i.tenant_id for i in items],
+        [i.token_hash for i in items],
+        [i.event_id for i in items],
+        [i.event_type for i in items],
+        [i.payment_id for i in items],
+        [i.payload_json for i in items],
+        [i.request_id for i in items],
+        ASAAS_EVENT_RECEIVED,
+        OUTBOX_CHANNEL,
+    )
+    return outcomes
 
 
 async def get_asaas_event(conn: asyncpg.Connection, tenant_id: TenantId, row_id: int) -> dict[str, Any] | None:
@@ -443,7 +480,9 @@ __all__ = [
     "get_integration",
     "get_intent",
     "get_payment_row",
+    "AsaasIngestItem",
     "ingest_asaas_event",
+    "ingest_asaas_events",
     "insert_intent",
     "latest_thread_of_lead",
     "list_intents",

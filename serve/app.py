@@ -20,7 +20,7 @@ from core.settings import Settings
 from core.telemetry import setup_tracing
 from db.pool import create_pool
 from tools.inbox import SecretBox
-from tools.payments import AsaasAccounts, TokenHashCache
+from tools.payments import AsaasAccounts, IngestBatcher, TokenHashCache
 
 from .ads.wiring import build_ads
 from .auth import TokenVerifier
@@ -94,6 +94,13 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
             relay_probe=relay_probe,
             webhook_limiter=LocalRateLimiter(settings.rate_limit_window_s) if settings.webhook_lean_ingress else None,
             webhook_pool=webhook_pool,
+            webhook_batcher=(
+                IngestBatcher(
+                    webhook_pool, max_batch=settings.webhook_batch_max, max_in_flight=settings.webhook_batch_in_flight
+                )
+                if webhook_pool is not None and settings.webhook_group_commit
+                else None
+            ),
         )
         # One HTTP client for every tenant's Asaas connector (tools.payments.AsaasAccounts).
         asaas_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
@@ -114,6 +121,8 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
                 await knowledge.close()
             await asaas_http.aclose()
             await client.aclose()
+            if app.state.tridium.webhook_batcher is not None:
+                await app.state.tridium.webhook_batcher.aclose()
             if webhook_pool is not None:
                 await webhook_pool.close()
             await pool.close()

@@ -12,6 +12,7 @@ import redis.asyncio as redis
 
 from core.settings import Settings
 from db.tenants import Membership
+from tools.payments import IngestBatcher
 
 from .auth import TokenVerifier
 from .metrics import GatewayMetrics
@@ -61,6 +62,8 @@ class AppState:
     webhook_limiter: LocalRateLimiter | None = None
     # The webhook ingest pool (no session reset on release, ADR 0008); the main pool if None.
     webhook_pool: asyncpg.Pool | None = None
+    # Group commit of Asaas deliveries on webhook_pool (ADR 0010); None: one statement each.
+    webhook_batcher: IngestBatcher | None = None
 
 
 __all__ = ["AppState", "MembershipCache", "RelayProbe"]

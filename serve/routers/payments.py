@@ -140,6 +140,7 @@ async def asaas_webhook(
         body,
         request.app.state.webhook_tokens,
         one_call=state.settings.webhook_one_call,
+        batcher=state.webhook_batcher,
     )
     state.metrics.webhook_deliveries.labels("asaas", "duplicate" if ingested.duplicate else "stored").inc()
     return WebhookAck(received=True, duplicate=ingested.duplicate)

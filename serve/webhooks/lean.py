@@ -72,6 +72,7 @@ async def asaas_webhook(scope: Scope, receive: Receive, send: Send, state: AppSt
         body,
         app.state.webhook_tokens,
         one_call=state.settings.webhook_one_call,
+        batcher=state.webhook_batcher,
     )
     state.metrics.webhook_deliveries.labels("asaas", "duplicate" if ingested.duplicate else "stored").inc()
     content = b'{"received":true,"duplicate":true}' if ingested.duplicate else b'{"received":true,"duplicate":false}'

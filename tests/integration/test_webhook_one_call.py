@@ -116,15 +116,17 @@ async def test_refuses_to_run_inside_a_transaction(
     assert await _stored(app_pool, tenant) == ([], [])
 
 
-async def test_function_is_invoker_with_a_fixed_search_path(owner_pool: asyncpg.Pool) -> None:
-    """It must not bypass RLS (SECURITY INVOKER: it runs as the calling app role), no
-    schema on a caller's search_path may shadow what it uses, and only the app role may
-    call it."""
+@pytest.mark.parametrize("name", ["asaas_ingest_event", "asaas_ingest_events"])
+async def test_function_is_invoker_with_a_fixed_search_path(owner_pool: asyncpg.Pool, name: str) -> None:
+    """Both ingest functions (one delivery; a group commit, ADR 0010) must not bypass RLS
+    (SECURITY INVOKER: they run as the calling app role), no schema on a caller's
+    search_path may shadow what they use, and only the app role may call them."""
     async with owner_pool.acquire() as conn:
         fn = await conn.fetchrow(
             """select p.oid, p.prosecdef, p.proconfig from pg_proc p
                  join pg_namespace n on n.oid = p.pronamespace
-                where n.nspname = 'public' and p.proname = 'asaas_ingest_event'"""
+                where n.nspname = 'public' and p.proname = $1""",
+            name,
         )
         assert fn is not None
         grants = {

@@ -14,7 +14,16 @@ from .policy import DunningPolicy
 from .provisioning import PAYMENT_EVENTS, configure_asaas, provision_webhook
 from .reconcile import Change, DriftReport, apply_payment, reconcile_event, repair_drift
 from .status import PAID, RANKS, is_paid, rank, should_apply
-from .webhooks import Ingested, TokenHashCache, ingest, new_webhook_token, parse_event, tenant_of_token, token_hash
+from .webhooks import (
+    IngestBatcher,
+    Ingested,
+    TokenHashCache,
+    ingest,
+    new_webhook_token,
+    parse_event,
+    tenant_of_token,
+    token_hash,
+)
 from .worker import GROUP, PaymentsWorker, drift_window_start, tenants_with_asaas
 
 __all__ = [
@@ -34,6 +43,7 @@ __all__ = [
     "IntentRequest",
     "MalformedWebhook",
     "PaymentsWorker",
+    "IngestBatcher",
     "TokenHashCache",
     "apply_payment",
     "configure_asaas",

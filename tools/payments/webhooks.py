@@ -11,9 +11,11 @@ written in the same transaction as the raw event.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import math
 import re
 import secrets
@@ -34,6 +36,7 @@ from .errors import MalformedWebhook
 
 TOKEN_VERSION = "tdm1"
 _EVENT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{2,79}$")
+log = logging.getLogger(__name__)
 _DUMMY_HASH = "0" * 64  # compared against when a tenant has no token: same work either way
 
 
@@ -153,6 +156,109 @@ async def _authenticate(
         cache.put(tenant_id, stored)
 
 
+class IngestBatcher:
+    """Group commit for well-formed deliveries (ADR 0010): deliveries that arrive while
+    ``max_in_flight`` batches are already being stored wait and go together, up to
+    ``max_batch``, in one ``asaas_ingest_events`` statement — one commit, one WAL flush and
+    one NOTIFY for all of them. Nothing waits on a timer: with no batch in flight a
+    delivery is stored at once, alone, so a quiet tenant sees the single-statement latency.
+
+    :meth:`submit` returns only after the batch holding the delivery has committed, so the
+    caller still acknowledges only a durable event. If the batch statement fails, its items
+    are stored one by one (``asaas_ingest_event``), so one bad item or a broken connection
+    fails only the deliveries it concerns, each with its own error. One per process (the
+    gateway's lifespan); not thread-safe (one event loop)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 64, max_in_flight: int = 2) -> None:
+        if max_batch < 1 or max_in_flight < 1:
+            raise ValueError("max_batch and max_in_flight must be at least 1")
+        self._pool, self._max_batch, self._max_in_flight = pool, max_batch, max_in_flight
+        self._queue: list[tuple[q.AsaasIngestItem, asyncio.Future[str]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
+        self.batches = 0  # statements sent (for metrics and tests)
+        self.items = 0
+        self.fallbacks = 0  # batches that failed and were stored one by one
+
+    async def submit(self, item: q.AsaasIngestItem) -> str:
+        """``stored``, ``duplicate`` or ``unauthorized`` once committed; raises what storing
+        the item alone raised. A cancelled caller does not withdraw the item (it may already
+        be in a statement); it is stored, and the provider's retry is then a duplicate."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        self._pump()
+        return await asyncio.shield(future)
+
+    def _pump(self) -> None:
+        while self._queue and len(self._flushes) < self._max_in_flight:
+            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            task = asyncio.get_running_loop().create_task(self._flush(batch))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        self._pump()
+
+    async def _flush(self, batch: list[tuple[q.AsaasIngestItem, asyncio.Future[str]]]) -> None:
+        self.batches += 1
+        self.items += len(batch)
+        try:
+            try:
+                async with statement_conn(self._pool) as conn:
+                    if len(batch) == 1:
+                        outcomes = [await _ingest_one(conn, batch[0][0])]
+                    else:
+                        outcomes = await q.ingest_asaas_events(conn, [item for item, _ in batch])
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                self.fallbacks += 1
+                log.warning("webhook batch of %d failed; storing its items one by one", len(batch), exc_info=True)
+                await asyncio.gather(*(self._alone(item, future) for item, future in batch))
+                return
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _alone(self, item: q.AsaasIngestItem, future: asyncio.Future[str]) -> None:
+        try:
+            async with statement_conn(self._pool) as conn:
+                outcome = await _ingest_one(conn, item)
+        except Exception as exc:  # noqa: BLE001 - handed to the delivery's own caller
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(outcome)
+
+    async def aclose(self) -> None:
+        """Wait for the batches in flight (their callers are owed an answer)."""
+        while self._flushes or self._queue:
+            if self._flushes:
+                await asyncio.gather(*self._flushes, return_exceptions=True)
+            else:
+                self._pump()
+
+
+async def _ingest_one(conn: asyncpg.Connection, item: q.AsaasIngestItem) -> str:
+    return await q.ingest_asaas_event(
+        conn,
+        item.tenant_id,
+        token_hash=item.token_hash,
+        event_id=item.event_id,
+        event_type=item.event_type,
+        payment_id=item.payment_id,
+        payload=json.loads(item.payload_json),
+        request_id=item.request_id,
+    )
+
+
 async def ingest(
     pool: asyncpg.Pool,
     token: str | None,
@@ -160,12 +266,14 @@ async def ingest(
     cache: TokenHashCache | None = None,
     *,
     one_call: bool = True,
+    batcher: IngestBatcher | None = None,
 ) -> Ingested:
     """Authenticate and store one delivery; returns once it is committed (then answer 200).
 
     ``one_call`` (the default, ADR 0008): a well-formed delivery is one autocommit
     statement (``db.payments.ingest_asaas_event``: token check, raw event, outbox event,
-    NOTIFY), so one Postgres round trip. ``one_call=False`` keeps the older
+    NOTIFY), so one Postgres round trip; with ``batcher`` (ADR 0010) it shares that
+    statement with the deliveries arriving meanwhile. ``one_call=False`` keeps the older
     ``tenant_tx`` path (BEGIN, set_config, token read unless ``cache`` holds it, insert,
     COMMIT) for side-by-side benchmarks. Malformed bodies always take that path: the
     sender is authenticated first, then the problem goes to ``error_logs``."""
@@ -178,17 +286,30 @@ async def ingest(
     except MalformedWebhook as exc:
         problem = exc
     if problem is None and one_call:
-        async with statement_conn(pool) as conn:
-            outcome = await q.ingest_asaas_event(
-                conn,
-                tenant_id,
-                token_hash=token_hash(token),
-                event_id=event.event_id,
-                event_type=event.event_type,
-                payment_id=event.payment_id,
-                payload=event.payload,
-                request_id=request_id_var.get(),
+        if batcher is not None:
+            outcome = await batcher.submit(
+                q.AsaasIngestItem(
+                    tenant_id,
+                    token_hash(token),
+                    event.event_id,
+                    event.event_type,
+                    event.payment_id,
+                    json.dumps(event.payload, ensure_ascii=False),
+                    request_id_var.get(),
+                )
             )
+        else:
+            async with statement_conn(pool) as conn:
+                outcome = await q.ingest_asaas_event(
+                    conn,
+                    tenant_id,
+                    token_hash=token_hash(token),
+                    event_id=event.event_id,
+                    event_type=event.event_type,
+                    payment_id=event.payment_id,
+                    payload=event.payload,
+                    request_id=request_id_var.get(),
+                )
         if outcome == "unauthorized":
             raise Unauthorized("invalid webhook token")
         return Ingested(tenant_id, event.event_id, duplicate=outcome == "duplicate")
@@ -219,6 +340,7 @@ async def ingest(
 
 
 __all__ = [
+    "IngestBatcher",
     "Ingested",
     "TokenHashCache",
     "WebhookEvent",
