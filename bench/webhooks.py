@@ -22,7 +22,10 @@ process group spent per delivery. With ``--serve`` they run through the whole ``
 Serve app (HAProxy ingress, the Gateway redeployed per path, then a wait until the
 restarted replicas are idle), and each round also drives the default path under plain
 uvicorn (``uvicorn``) next to the running app: ``ratios`` holds Serve over uvicorn alone
-per path, measured in the same run.
+per path, measured in the same run. The default ``--serve`` paths are ``lean-1rt`` (the
+Gateway behind HAProxy), ``listener`` (ADR 0009, the URL providers are given — the target
+is judged on it), ``uvicorn`` (the same app alone) and ``uvicorn-1stmt`` (alone, with group
+commit off: one statement and one commit per delivery, ADR 0010's baseline).
 """
 
 from __future__ import annotations
@@ -285,15 +288,25 @@ LISTENER = "listener"
 # HAProxy/Serve), interleaved with the Serve rounds against the same running app — the
 # "uvicorn alone" baseline the Serve figures are divided by.
 UVICORN = "uvicorn"
-SERVE_PATHS = [NEW, LISTENER, UVICORN]  # --serve --compare default: no redeploy between rounds
+# The same under uvicorn with group commit off (ADR 0010): one statement, one commit per
+# delivery, as before it — what group commit itself is worth, in the same run.
+UVICORN_1STMT = "uvicorn-1stmt"
+UVICORNS: dict[str, dict[str, str]] = {
+    UVICORN: VARIANTS[NEW],
+    UVICORN_1STMT: {**VARIANTS[NEW], "TRIDIUM_WEBHOOK_GROUP_COMMIT": "false"},
+}
+SERVE_PATHS = [NEW, LISTENER, UVICORN, UVICORN_1STMT]  # --serve --compare default: no redeploys
 
 
-def cpu_by_component() -> dict[str, float]:
-    """CPU seconds (user + system) used so far by every live process, grouped: each Serve
-    deployment, HAProxy, Postgres, Redis, Ray's own daemons, this load generator, other."""
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) used so far by every live process, with its group: each
+    Serve deployment, HAProxy, Postgres, Redis, Ray's own daemons, this load generator,
+    other. Keyed by pid, so a delta counts each process against its own earlier sample (a
+    process that exits in between — an idle pool connection's backend — takes its CPU with
+    it instead of making its group's sum go down)."""
     tick = os.sysconf("SC_CLK_TCK")
     me = os.getpid()
-    out: dict[str, float] = {}
+    out: dict[int, tuple[str, float]] = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -309,7 +322,8 @@ def cpu_by_component() -> dict[str, float]:
         if int(pid) == me:
             label = "load generator (bench)"
         elif "ServeReplica:" in cmd:
-            label = "Serve " + cmd.split("ServeReplica:", 1)[1].split()[0].split(":")[-1]
+            # "ray::ServeReplica:tridium:Searcher" — or "...:Searcher.check_health" while it runs one.
+            label = "Serve " + cmd.split("ServeReplica:", 1)[1].split()[0].split(":")[-1].split(".")[0]
         elif "ServeController" in cmd:
             label = "Serve controller"
         elif "ProxyActor" in cmd:
@@ -330,6 +344,14 @@ def cpu_by_component() -> dict[str, float]:
             label = "webhook listener process"
         else:
             label = "other processes (not this benchmark)"
+        out[int(pid)] = (label, seconds)
+    return out
+
+
+def cpu_by_component() -> dict[str, float]:
+    """:func:`cpu_by_process` summed per group."""
+    out: dict[str, float] = {}
+    for label, seconds in cpu_by_process().values():
         out[label] = out.get(label, 0.0) + seconds
     return out
 
@@ -372,14 +394,17 @@ def _settle(max_s: float = 180.0, busy_cores: float = 0.6) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def _cpu_delta(before: dict[str, float], after: dict[str, float], events: int) -> dict[str, float]:
-    """CPU milliseconds per delivery, per component, between two samples (processes that
-    died in between are not counted; new ones count from zero)."""
-    return {
-        k: round((after[k] - before.get(k, 0.0)) * 1000 / events, 3)
-        for k in sorted(after, key=lambda k: -(after[k] - before.get(k, 0.0)))
-        if after[k] - before.get(k, 0.0) > 0.001
-    }
+def _cpu_delta(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], events: int
+) -> dict[str, float]:
+    """CPU milliseconds per delivery, per group, between two samples: each live process
+    against its own earlier sample (new ones count from zero; ones that exited in between
+    are not counted)."""
+    spent: dict[str, float] = {}
+    for pid, (label, seconds) in after.items():
+        earlier = before.get(pid)
+        spent[label] = spent.get(label, 0.0) + seconds - (earlier[1] if earlier else 0.0)
+    return {k: round(v * 1000 / events, 3) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v > 0.001}
 
 
 def _start_uvicorn(env: dict[str, str], variant: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
@@ -400,7 +425,7 @@ def compare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     urls: dict[str, str] = {}
     if args.paths:
         names = args.paths.split(",")
-        known = [*VARIANTS, LISTENER, UVICORN] if args.serve else list(VARIANTS)
+        known = [*VARIANTS, LISTENER, *UVICORNS] if args.serve else list(VARIANTS)
         if unknown := [n for n in names if n not in known]:
             raise SystemExit(f"unknown --paths {unknown}; choose from {known}")
     else:
@@ -412,8 +437,9 @@ def compare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
             _start_serve(env, port, args.replicas, VARIANTS[current], webhook_port)
             urls = dict.fromkeys(VARIANTS, f"http://127.0.0.1:{port}")
             urls[LISTENER] = f"http://127.0.0.1:{webhook_port}"
-            proc, urls[UVICORN] = _start_uvicorn(env, VARIANTS[NEW])
-            procs.append(proc)
+            for name in [n for n in UVICORNS if n in names]:
+                proc, urls[name] = _start_uvicorn(env, UVICORNS[name])
+                procs.append(proc)
         else:
             for name, variant in VARIANTS.items():
                 proc, urls[name] = _start_uvicorn(env, variant)
@@ -442,9 +468,9 @@ def compare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
                 asyncio.run(drive_gateway(url, token, [json.dumps(e).encode() for e in warm], args.concurrency))
                 events = deliveries(f"{name}{r}", args.events, args.duplicates, 7 + r, payments=not args.serve)
                 bodies = [json.dumps(e).encode() for e in events]
-                before, cpu_before = loadavg(), cpu_by_component()
+                before, cpu_before = loadavg(), cpu_by_process()
                 run = asyncio.run(drive_gateway(url, token, bodies, args.concurrency))
-                cpu = _cpu_delta(cpu_before, cpu_by_component(), len(bodies))
+                cpu = _cpu_delta(cpu_before, cpu_by_process(), len(bodies))
                 run |= {"variant": name, "round": r, "load_before": before, "load_after": loadavg()}
                 run["settle_s"] = settled
                 run["cpu_ms_per_delivery"] = cpu
@@ -509,6 +535,10 @@ def compare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
             for name in [*VARIANTS, LISTENER]
             if name in names
         }
+    if UVICORN in names and UVICORN_1STMT in names:  # what group commit is worth (ADR 0010)
+        summary["ratios"]["group_commit_uvicorn_over_uvicorn_1stmt"] = round(
+            summary[UVICORN]["events_per_s_median"] / summary[UVICORN_1STMT]["events_per_s_median"], 2
+        )
     rows = [
         {
             "round": x["round"],
