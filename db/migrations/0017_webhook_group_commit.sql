@@ -14,7 +14,11 @@
 -- dies with the transaction anyway. A batch may mix tenants; an item with a wrong token
 -- writes nothing and does not stop the others.
 --
--- Returns one outcome per item, in order: 'stored', 'duplicate' (that tenant already had
+-- Items are written in (tenant, event id) order, whatever their order in the arrays: two
+-- batches holding the same event ids (a provider's retries racing) then take the unique
+-- index's locks in the same order and wait for each other instead of deadlocking.
+--
+-- Returns one outcome per item, in the arrays' order: 'stored', 'duplicate' (that tenant already had
 -- the event id, possibly from an earlier item of the same batch) or 'unauthorized'. Any
 -- error (a payload that is not JSON, arrays of different lengths) aborts the whole batch
 -- and nothing of it is written; the caller then stores the items one by one (0016) so one
@@ -35,10 +39,11 @@ create function asaas_ingest_events(
     as $$
 declare
     v_n      int := coalesce(cardinality(p_event_ids), 0);
-    v_out    text[] := '{}';
+    v_out    text[];
     v_hash   text;
     v_id     bigint;
     v_stored boolean := false;
+    i        int;
 begin
     if v_n > 1000 then
         raise exception 'asaas_ingest_events: at most 1000 items per call, got %', v_n;
@@ -49,12 +54,14 @@ begin
         raise exception 'asaas_ingest_events: the item arrays differ in length';
     end if;
     perform set_config('synchronous_commit', 'on', true);
-    for i in 1 .. v_n loop
+    v_out := array_fill(null::text, array[v_n]);
+    for i in select t.ord from unnest(p_tenant_ids, p_event_ids) with ordinality as t(tid, eid, ord)
+              order by t.tid, t.eid, t.ord loop
         perform set_config('app.tenant_id', p_tenant_ids[i]::text, true);
         select ig.webhook_token_hash into v_hash from public.integrations ig
          where ig.tenant_id = p_tenant_ids[i] and ig.provider = 'asaas';
         if v_hash is null or p_token_hashes[i] is null or v_hash <> p_token_hashes[i] then
-            v_out := v_out || 'unauthorized'::text;
+            v_out[i] := 'unauthorized';
             continue;
         end if;
         insert into public.asaas_events (tenant_id, event_id, event_type, payment_id, payload)
@@ -62,7 +69,7 @@ begin
         on conflict (tenant_id, event_id) do nothing
         returning id into v_id;
         if v_id is null then
-            v_out := v_out || 'duplicate'::text;
+            v_out[i] := 'duplicate';
             continue;
         end if;
         insert into public.event_log (tenant_id, type, payload, request_id)
@@ -71,7 +78,7 @@ begin
                                    'event', p_event_types[i], 'payment_id', p_payment_ids[i]),
                 p_request_ids[i]);
         v_stored := true;
-        v_out := v_out || 'stored'::text;
+        v_out[i] := 'stored';
     end loop;
     perform set_config('app.tenant_id', '', true);
     if v_stored then

@@ -126,3 +126,23 @@ async def test_batch_refuses_a_transaction_and_mismatched_arrays(
                 [m.tenant_id], [token_hash(token)], ["evt_1", "evt_2"], ["E"], [None], ["{}"], [None],
             )  # fmt: skip
     assert await _stored(app_pool, m.tenant_id) == ([], [])
+
+
+async def test_racing_batches_with_the_same_ids_do_not_deadlock(
+    make_member: MakeMember, app_pool: asyncpg.Pool, ingest_pool: asyncpg.Pool
+) -> None:
+    """A provider's retries racing: two statements holding the same 300 event ids in
+    opposite orders. Items are written in (tenant, event id) order, so the second waits for
+    the first's unique-index locks instead of deadlocking; every id is stored once."""
+    m, token = await hooked_member(make_member, app_pool)
+    items = [_item(m.tenant_id, token, f"evt_{i:04d}") for i in range(300)]
+
+    async def one(batch: list[q.AsaasIngestItem]) -> list[str]:
+        async with ingest_pool.acquire() as conn:
+            return await q.ingest_asaas_events(conn, batch)
+
+    forward, backward = await asyncio.gather(one(items), one(items[::-1]))
+    assert sorted(forward + backward) == ["duplicate"] * 300 + ["stored"] * 300
+    assert [a != b for a, b in zip(forward, backward[::-1], strict=True)] == [True] * 300
+    ids = sorted(i.event_id for i in items)
+    assert await _stored(app_pool, m.tenant_id) == (ids, ids)

@@ -184,6 +184,7 @@ class IngestBatcher:
         the item alone raised. A cancelled caller does not withdraw the item (it may already
         be in a statement); it is stored, and the provider's retry is then a duplicate."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)  # a cancelled caller's error is not "never retrieved"
         self._queue.append((item, future))
         self._pump()
         return await asyncio.shield(future)
@@ -244,6 +245,11 @@ class IngestBatcher:
                 await asyncio.gather(*self._flushes, return_exceptions=True)
             else:
                 self._pump()
+
+
+def _retrieved(future: asyncio.Future[str]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _ingest_one(conn: asyncpg.Connection, item: q.AsaasIngestItem) -> str:
