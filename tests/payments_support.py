@@ -46,6 +46,19 @@ async def hooked_member(make_member: MakeMember, pool: asyncpg.Pool) -> tuple[Me
     return m, token
 
 
+async def stored_asaas_events(pool: asyncpg.Pool, tenant_id: TenantId) -> tuple[list[str], list[dict[str, Any]]]:
+    """A tenant's stored Asaas event ids (sorted) and the payloads of its
+    ``asaas.event.received`` outbox events (in event-id order), read in a tenant transaction."""
+    async with tenant_tx(pool, tenant_id) as conn:
+        rows = await conn.fetch("select event_id from asaas_events where tenant_id = $1 order by 1", tenant_id)
+        outbox = await conn.fetch(
+            "select payload from event_log where tenant_id = $1 and type = $2 order by payload->>'event_id'",
+            tenant_id,
+            payments_q.ASAAS_EVENT_RECEIVED,
+        )
+    return [r["event_id"] for r in rows], [dict(r["payload"]) for r in outbox]
+
+
 async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 15.0, what: str = "condition") -> None:
     deadline = time.monotonic() + within_s
     while not await check():

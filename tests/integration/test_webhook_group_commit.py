@@ -20,7 +20,7 @@ from db import payments as q
 from db.pool import create_pool, tenant_tx
 from tools.payments import IngestBatcher, ingest, token_hash
 
-from ..payments_support import hooked_member
+from ..payments_support import hooked_member, stored_asaas_events
 from .conftest import MakeMember
 
 
@@ -41,14 +41,9 @@ def _item(tenant: TenantId, token: str, event_id: str, payload_json: str | None 
 
 
 async def _stored(pool: asyncpg.Pool, tenant_id: TenantId) -> tuple[list[str], list[str]]:
-    async with tenant_tx(pool, tenant_id) as conn:
-        rows = await conn.fetch("select event_id from asaas_events where tenant_id = $1 order by 1", tenant_id)
-        outbox = await conn.fetch(
-            "select payload->>'event_id' as e from event_log where tenant_id = $1 and type = $2 order by 1",
-            tenant_id,
-            q.ASAAS_EVENT_RECEIVED,
-        )
-    return [r["event_id"] for r in rows], [r["e"] for r in outbox]
+    """Stored event ids, and the event ids of the outbox events (one each when right)."""
+    events, outbox = await stored_asaas_events(pool, tenant_id)
+    return events, [str(p["event_id"]) for p in outbox]
 
 
 async def test_concurrent_deliveries_share_statements_and_each_gets_its_outcome(

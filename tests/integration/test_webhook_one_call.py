@@ -18,7 +18,7 @@ from db import payments as q
 from db.pool import create_pool, tenant_tx
 from tools.payments import ingest, new_webhook_token, token_hash
 
-from ..payments_support import hooked_member
+from ..payments_support import hooked_member, stored_asaas_events
 from .conftest import MakeMember
 
 
@@ -38,17 +38,6 @@ def _event(event_id: str) -> bytes:
     return json.dumps({"id": event_id, "event": "PAYMENT_RECEIVED", "payment": {"id": "pay_1"}}).encode()
 
 
-async def _stored(pool: asyncpg.Pool, tenant_id: TenantId) -> tuple[list[str], list[dict[str, object]]]:
-    async with tenant_tx(pool, tenant_id) as conn:
-        rows = await conn.fetch("select event_id from asaas_events where tenant_id = $1 order by 1", tenant_id)
-        outbox = await conn.fetch(
-            "select payload, request_id from event_log where tenant_id = $1 and type = $2",
-            tenant_id,
-            q.ASAAS_EVENT_RECEIVED,
-        )
-    return [r["event_id"] for r in rows], [dict(r["payload"]) for r in outbox]
-
-
 async def test_one_call_stores_once_with_its_outbox_event(
     make_member: MakeMember, app_pool: asyncpg.Pool, ingest_pool: asyncpg.Pool
 ) -> None:
@@ -58,7 +47,7 @@ async def test_one_call_stores_once_with_its_outbox_event(
     assert (first.duplicate, again.duplicate) == (False, True)
     assert first.tenant_id == tenant
     # Returned means committed: another connection (the test's own pool) sees it.
-    events, outbox = await _stored(app_pool, tenant)
+    events, outbox = await stored_asaas_events(app_pool, tenant)
     assert events == ["evt_a"]
     assert len(outbox) == 1 and outbox[0]["event_id"] == "evt_a" and outbox[0]["payment_id"] == "pay_1"
     assert outbox[0]["event"] == "PAYMENT_RECEIVED" and isinstance(outbox[0]["asaas_event"], int)
@@ -78,10 +67,12 @@ async def test_wrong_or_foreign_token_writes_nothing(
     with pytest.raises(Unauthorized):
         await ingest(ingest_pool, new_webhook_token(bare.tenant_id), _event("evt_forged"))
     for tenant in (a, b, bare.tenant_id):
-        assert await _stored(app_pool, tenant) == ([], [])
+        assert await stored_asaas_events(app_pool, tenant) == ([], [])
     # B's own token still works and lands in B only.
     await ingest(ingest_pool, token_b, _event("evt_b"))
-    assert (await _stored(app_pool, b))[0] == ["evt_b"] and (await _stored(app_pool, a))[0] == []
+    assert (await stored_asaas_events(app_pool, b))[0] == ["evt_b"] and (await stored_asaas_events(app_pool, a))[
+        0
+    ] == []
 
 
 async def test_tenant_context_does_not_outlive_the_statement(
@@ -113,7 +104,7 @@ async def test_refuses_to_run_inside_a_transaction(
                 conn, tenant, token_hash=token_hash(token), event_id="evt_tx", event_type="PAYMENT_CREATED",
                 payment_id=None, payload={}, request_id=None,
             )  # fmt: skip
-    assert await _stored(app_pool, tenant) == ([], [])
+    assert await stored_asaas_events(app_pool, tenant) == ([], [])
 
 
 @pytest.mark.parametrize("name", ["asaas_ingest_event", "asaas_ingest_events"])
