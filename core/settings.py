@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     webhook_group_commit: bool = True
     webhook_batch_max: int = Field(64, ge=1, le=1000, description="deliveries per group-commit statement, at most")
     webhook_batch_in_flight: int = Field(2, ge=1, description="group-commit statements in flight per process")
+    webhook_store_timeout_s: float = Field(
+        5.0, gt=0, description="longest wait for Postgres to store a delivery (then 503; the provider retries)"
+    )
     # The webhook listener (serve/webhooks/listener.py, ADR 0009): provider deliveries on
     # their own port, served by a Serve-managed replica's own uvicorn server instead of
     # Serve's HTTP ingress. `tridium up` takes another free port when this one is taken;

@@ -241,7 +241,8 @@ async def ingest_asaas_events(conn: asyncpg.Connection, items: Sequence[AsaasIng
     ADR 0010): per item, in order, ``stored``, ``duplicate`` or ``unauthorized``. The
     statement is the batch's transaction: all of it is committed and flushed when this
     returns, or (on any error) none of it is. Like :func:`ingest_asaas_event` it must not run
-    inside a transaction."""
+    inside a transaction. Cancelled while it runs (a timeout), whether it committed is
+    unknown: storing the same items again answers ``duplicate`` for those it did."""
     if conn.is_in_transaction():
         raise RuntimeError("ingest_asaas_events runs in autocommit mode, not inside a transaction")
     outcomes: list[str] = await conn.fetchval(

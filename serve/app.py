@@ -96,7 +96,10 @@ def build_fastapi(settings: Settings, relay_probe: RelayProbe | None = None) -> 
             webhook_pool=webhook_pool,
             webhook_batcher=(
                 IngestBatcher(
-                    webhook_pool, max_batch=settings.webhook_batch_max, max_in_flight=settings.webhook_batch_in_flight
+                    webhook_pool,
+                    max_batch=settings.webhook_batch_max,
+                    max_in_flight=settings.webhook_batch_in_flight,
+                    timeout_s=settings.webhook_store_timeout_s,
                 )
                 if webhook_pool is not None and settings.webhook_group_commit
                 else None

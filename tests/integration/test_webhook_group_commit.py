@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from core.errors import Unauthorized
+from core.errors import DependencyUnavailable, Unauthorized
 from core.settings import Settings
 from core.tenancy import TenantId
 from db import payments as q
@@ -141,3 +141,32 @@ async def test_racing_batches_with_the_same_ids_do_not_deadlock(
     assert [a != b for a, b in zip(forward, backward[::-1], strict=True)] == [True] * 300
     ids = sorted(i.event_id for i in items)
     assert await _stored(app_pool, m.tenant_id) == (ids, ids)
+
+
+async def test_a_stuck_statement_fails_its_deliveries_with_503_and_frees_the_queue(
+    make_member: MakeMember, app_pool: asyncpg.Pool, ingest_pool: asyncpg.Pool
+) -> None:
+    """A statement that cannot finish (here: waiting on another transaction's lock on the
+    same event id) fails its deliveries with 503 after ``timeout_s`` — the provider retries —
+    instead of holding every delivery queued behind it."""
+    m, token = await hooked_member(make_member, app_pool)
+    batcher = IngestBatcher(ingest_pool, max_in_flight=1, timeout_s=0.5)
+    blocker = await app_pool.acquire()
+    try:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("select set_config('app.tenant_id', $1, true)", str(m.tenant_id))
+        await blocker.execute(
+            "insert into asaas_events (tenant_id, event_id, event_type, payload) values ($1, 'evt_held', 'E', '{}')",
+            m.tenant_id,
+        )
+        stuck = [_item(m.tenant_id, token, "evt_held"), _item(m.tenant_id, token, "evt_free")]
+        results = await asyncio.gather(*(batcher.submit(i) for i in stuck), return_exceptions=True)
+        assert isinstance(results[0], DependencyUnavailable) and results[0].status == 503
+        await tx.rollback()
+    finally:
+        await app_pool.release(blocker)
+    assert await batcher.submit(_item(m.tenant_id, token, "evt_held")) == "stored"
+    assert await batcher.submit(_item(m.tenant_id, token, "evt_free")) in ("stored", "duplicate")
+    events, outbox = await _stored(app_pool, m.tenant_id)
+    assert events == outbox == ["evt_free", "evt_held"]

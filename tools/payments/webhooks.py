@@ -12,6 +12,7 @@ written in the same transaction as the raw event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -20,13 +21,14 @@ import math
 import re
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from core.errors import Unauthorized
+from core.errors import DependencyUnavailable, Unauthorized
 from core.logging import request_id_var
 from core.tenancy import TenantId
 from db import payments as q
@@ -169,10 +171,13 @@ class IngestBatcher:
     fails only the deliveries it concerns, each with its own error. One per process (the
     gateway's lifespan); not thread-safe (one event loop)."""
 
-    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 64, max_in_flight: int = 2) -> None:
-        if max_batch < 1 or max_in_flight < 1:
-            raise ValueError("max_batch and max_in_flight must be at least 1")
+    def __init__(
+        self, pool: asyncpg.Pool, *, max_batch: int = 64, max_in_flight: int = 2, timeout_s: float = 5.0
+    ) -> None:
+        if max_batch < 1 or max_in_flight < 1 or timeout_s <= 0:
+            raise ValueError("max_batch and max_in_flight must be at least 1, timeout_s above 0")
         self._pool, self._max_batch, self._max_in_flight = pool, max_batch, max_in_flight
+        self._timeout = timeout_s
         self._queue: list[tuple[q.AsaasIngestItem, asyncio.Future[str]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
         self.batches = 0  # statements sent (for metrics and tests)
@@ -205,9 +210,9 @@ class IngestBatcher:
         self.items += len(batch)
         try:
             try:
-                async with statement_conn(self._pool) as conn:
+                async with self._conn() as conn:
                     if len(batch) == 1:
-                        outcomes = [await _ingest_one(conn, batch[0][0])]
+                        outcomes = [await self._one(conn, batch[0][0])]
                     else:
                         outcomes = await q.ingest_asaas_events(conn, [item for item, _ in batch])
             except Exception:
@@ -229,14 +234,37 @@ class IngestBatcher:
 
     async def _alone(self, item: q.AsaasIngestItem, future: asyncio.Future[str]) -> None:
         try:
-            async with statement_conn(self._pool) as conn:
-                outcome = await _ingest_one(conn, item)
+            async with self._conn() as conn:
+                outcome = await self._one(conn, item)
         except Exception as exc:  # noqa: BLE001 - handed to the delivery's own caller
             if not future.done():
                 future.set_exception(exc)
         else:
             if not future.done():
                 future.set_result(outcome)
+
+    @contextlib.asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection for one statement; waiting for Postgres (the pool, the statement) is
+        bounded by ``timeout_s``, so a stuck connection cannot hold the deliveries queued
+        behind it: they fail with 503 and the provider retries (Asaas for days)."""
+        try:
+            async with asyncio.timeout(self._timeout), statement_conn(self._pool) as conn:
+                yield conn
+        except TimeoutError:
+            raise DependencyUnavailable("storing the webhook took too long; the provider will retry it") from None
+
+    async def _one(self, conn: asyncpg.Connection, item: q.AsaasIngestItem) -> str:
+        return await q.ingest_asaas_event(
+            conn,
+            item.tenant_id,
+            token_hash=item.token_hash,
+            event_id=item.event_id,
+            event_type=item.event_type,
+            payment_id=item.payment_id,
+            payload=json.loads(item.payload_json),
+            request_id=item.request_id,
+        )
 
     async def aclose(self) -> None:
         """Wait for the batches in flight (their callers are owed an answer)."""
@@ -250,19 +278,6 @@ class IngestBatcher:
 def _retrieved(future: asyncio.Future[str]) -> None:
     if not future.cancelled():
         future.exception()
-
-
-async def _ingest_one(conn: asyncpg.Connection, item: q.AsaasIngestItem) -> str:
-    return await q.ingest_asaas_event(
-        conn,
-        item.tenant_id,
-        token_hash=item.token_hash,
-        event_id=item.event_id,
-        event_type=item.event_type,
-        payment_id=item.payment_id,
-        payload=json.loads(item.payload_json),
-        request_id=item.request_id,
-    )
 
 
 async def ingest(
