@@ -163,7 +163,13 @@ class Settings(BaseSettings):
     smtp_sandbox_port: int = 2525
     asaas_user_agent: str = "tridium/0.1"
     public_base_url: str | None = Field(None, description="public URL of the gateway (the API); default host:port")
-    payments_reconcile_interval_s: float = Field(86400.0, description="drift repair period (daily)")
+    payments_reconcile_interval_s: float = Field(86400.0, gt=0, description="drift repair period (daily)")
+    payments_reconcile_first_delay_s: float = Field(
+        60.0, ge=0, description="first scheduled drift repair this long after start (the platform settles first)"
+    )
+    # Scheduled per-tenant rounds (drift repair, ads sync; serve/fanout.py): one Ray task per
+    # tenant, each in its own worker process, at most this many at once.
+    tenant_task_concurrency: int = Field(4, ge=1, le=64, description="per-tenant background Ray tasks at once")
     # Ads insights sync (tools/ads/sync.py, docs/ads.md): one Ray task per tenant each period.
     ads_sync_interval_s: float = Field(3600.0, gt=0, description="insights sync period (hourly)")
     ads_sync_first_delay_s: float = Field(

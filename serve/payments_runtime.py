@@ -3,9 +3,10 @@
 - ``PaymentsWorker`` (one replica, no CPU reserved) runs the ``payments`` consumer group
   (``tools.payments.PaymentsWorker``): every stored Asaas webhook is reconciled from the
   bus, at least once, with exactly-once effects.
-- Daily (``payments_reconcile_interval_s``) it fans out one ``drift_repair_task`` Ray task
-  per tenant with an Asaas integration; each pulls that tenant's payments from Asaas by
-  period and repairs what webhooks missed. ``tridium payments reconcile`` runs the same
+- Daily (``payments_reconcile_interval_s``, the first round ``payments_reconcile_first_delay_s``
+  after start) it runs one ``drift_repair_task`` Ray task per tenant with an Asaas
+  integration, ``tenant_task_concurrency`` at a time (``serve.fanout``); each pulls that
+  tenant's payments from Asaas by period and repairs what webhooks missed. ``tridium payments reconcile`` runs the same
   function on demand, without Ray.
 
 Settings come from the environment the launcher ships in ``runtime_env``.
@@ -29,6 +30,7 @@ from core.logging import setup_logging
 from core.settings import Settings
 from core.tenancy import TenantId
 from db.pool import create_pool
+from serve.fanout import bounded_round
 from tools.payments import AsaasAccounts, PaymentsWorker, drift_window_start, repair_drift, tenants_with_asaas
 from tools.payments.intents import brazil_today
 
@@ -74,7 +76,7 @@ class PaymentsWorkerDeployment:
 
     async def _scheduled(self) -> None:
         interval = self._settings.payments_reconcile_interval_s
-        await asyncio.sleep(min(60.0, interval))  # let the platform settle first
+        await asyncio.sleep(min(self._settings.payments_reconcile_first_delay_s, interval))  # let it settle first
         while not self._stop.is_set():
             try:
                 self.last_repair = await self.reconcile_all()
@@ -83,14 +85,14 @@ class PaymentsWorkerDeployment:
             await asyncio.sleep(interval)
 
     async def reconcile_all(self, since: str | None = None) -> list[dict[str, Any]]:
-        """Fan out one drift-repair Ray task per tenant with an Asaas integration."""
+        """One drift-repair Ray task per tenant with an Asaas integration, a bounded number at once."""
         today = brazil_today()
         tenants = await tenants_with_asaas(self._pool)
-        refs = [
-            drift_repair_task.remote(str(tid), since or drift_window_start(last, today).isoformat())
-            for tid, last in tenants
-        ]
-        results = await asyncio.gather(*refs, return_exceptions=True)
+        results = await bounded_round(
+            tenants,
+            lambda t: drift_repair_task.remote(str(t[0]), since or drift_window_start(t[1], today).isoformat()),
+            self._settings.tenant_task_concurrency,
+        )
         out: list[dict[str, Any]] = []
         for (tid, _), result in zip(tenants, results, strict=True):
             if isinstance(result, BaseException):

@@ -1,8 +1,9 @@
 """Ads insights sync on Ray: the ``AdsSync`` Serve deployment and the per-tenant task.
 
-- Every ``ads_sync_interval_s`` (hourly) ``AdsSync`` (one replica, no CPU reserved) fans
-  out one ``ads_sync_task`` Ray task per tenant with an active ad account, like the
-  payments drift repair (``serve.payments_runtime``). Each task builds its own pool, HTTP
+- Every ``ads_sync_interval_s`` (hourly) ``AdsSync`` (one replica, no CPU reserved) runs
+  one ``ads_sync_task`` Ray task per tenant with an active ad account,
+  ``tenant_task_concurrency`` at a time (``serve.fanout``), like the payments drift repair
+  (``serve.payments_runtime``). Each task builds its own pool, HTTP
   client and connectors, and runs ``tools.ads.sync.sync_tenant`` over the rolling window
   (``ads_sync_days`` + ``ads_sync_backfill_days``); the rules run after each account.
 - ``POST /admin/ads/sync`` runs the same function in the gateway, for one tenant, now.
@@ -27,6 +28,7 @@ from core.logging import setup_logging
 from core.settings import Settings
 from core.tenancy import TenantId
 from db.pool import create_pool
+from serve.fanout import bounded_round
 from tools.ads.accounts import AdsDeps, build_registry
 from tools.ads.sync import SyncOptions, sync_tenant, tenants_with_ad_accounts
 from tools.inbox.crypto import SecretBox
@@ -90,9 +92,11 @@ class AdsSyncDeployment:
             await asyncio.sleep(interval)
 
     async def sync_all(self) -> list[dict[str, Any]]:
-        """Fan out one sync task per tenant with an active ad account."""
+        """One sync task per tenant with an active ad account, a bounded number at once."""
         tenants = await tenants_with_ad_accounts(self._pool)
-        results = await asyncio.gather(*(ads_sync_task.remote(str(t)) for t in tenants), return_exceptions=True)
+        results = await bounded_round(
+            tenants, lambda t: ads_sync_task.remote(str(t)), self._settings.tenant_task_concurrency
+        )
         out: list[dict[str, Any]] = []
         for tid, result in zip(tenants, results, strict=True):
             if isinstance(result, BaseException):

@@ -90,9 +90,11 @@ def platform(
         "TRIDIUM_META_ADS_SANDBOX_PORT": str(_free_port()),
         "TRIDIUM_GOOGLE_ADS_SANDBOX_PORT": str(_free_port()),
         "TRIDIUM_TIKTOK_ADS_SANDBOX_PORT": str(_free_port()),
-        # No scheduled insights sync mid-suite (a Ray task per tenant on 2 cores); the ads E2E
-        # syncs through POST /admin/ads/sync, and the schedule's body has its own test.
+        # No scheduled insights sync or drift repair mid-suite (a Ray task for each of the
+        # hundreds of tenants the earlier tiers left in this Postgres, on 2 cores); the ads E2E
+        # syncs through POST /admin/ads/sync, and each schedule's body has its own test.
         "TRIDIUM_ADS_SYNC_FIRST_DELAY_S": "86400",
+        "TRIDIUM_PAYMENTS_RECONCILE_FIRST_DELAY_S": "86400",
     }
     log_path = data_dir / "up.log"
     log = log_path.open("w")
