@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
 import asyncpg
@@ -103,7 +103,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = self._poll
         while True:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             # Cleared before reading the outbox, so a commit notified while a batch is being
             # published wakes the next round at once instead of after the poll interval.
             self._wake.clear()
@@ -147,13 +147,17 @@ class OutboxRelay:
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 
 
-def _raise_if_cancelled() -> None:
+def raise_if_cancelled() -> None:
     """Honour a cancellation that a library swallowed.
 
     Seen here (Python 3.11, redis-py 8.1, httpx/anyio, asyncpg): a task cancelled mid-way
     through a handled entry sometimes went on to the next stream read, ``cancelling()``
     still set, and never stopped. The request is still recorded on the task, so each step
-    boundary checks it.
+    boundary checks it. So does every long-running loop (the inbox scheduler, the ads
+    sender): one of ours that went on after a swallowed cancel kept taking work in a
+    process that was shutting it down, and its owner's shutdown waited on it forever.
+    (Python 3.11's ``asyncio.timeout`` can also turn an outside cancel into a
+    ``TimeoutError``, an ``OSError``, which those loops catch and retry.)
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling():
@@ -216,7 +220,7 @@ class StreamConsumer:
         if (now := time.monotonic()) >= self._next_reclaim:
             self._next_reclaim = now + self._reclaim_every_s
             handled = await self._reclaim()
-        _raise_if_cancelled()
+        raise_if_cancelled()
         resp: Any = await self._redis.xreadgroup(
             self._group, self._name, {self._stream: ">"}, count=READ_BATCH, block=self._block_ms
         )
@@ -224,7 +228,7 @@ class StreamConsumer:
         try:
             for _stream, entries in resp or []:
                 for entry_id, fields in entries:
-                    _raise_if_cancelled()  # what is left stays pending and is reclaimed later
+                    raise_if_cancelled()  # what is left stays pending and is reclaimed later
                     if await self._handle(entry_id, fields):
                         done.append(entry_id)
                     handled += 1
@@ -244,7 +248,7 @@ class StreamConsumer:
     async def run_forever(self, stop: asyncio.Event) -> None:
         await self.ensure_group()
         while not stop.is_set():
-            _raise_if_cancelled()
+            raise_if_cancelled()
             try:
                 await self.linger(await self.run_once())
             except (RedisError, OSError) as exc:
@@ -259,7 +263,7 @@ class StreamConsumer:
         done: list[Any] = []
         try:
             for entry_id, fields in claimed:
-                _raise_if_cancelled()
+                raise_if_cancelled()
                 pending: Any = await self._redis.xpending_range(self._stream, self._group, entry_id, entry_id, 1)
                 deliveries = int(pending[0]["times_delivered"]) if pending else 1
                 if deliveries > self._max_deliveries:
@@ -324,6 +328,24 @@ async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
     return True
 
 
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout_s: float, what: str) -> set[asyncio.Task[Any]]:
+    """Cancel ``tasks`` and wait for them at most ``timeout_s``; returns those still running.
+
+    A shutdown must end: a task that swallowed its cancellation is logged by name (with
+    ``what`` owned it) and left behind instead of being awaited forever."""
+    pending = {t for t in tasks if not t.done()}
+    for task in pending:
+        task.cancel()
+    if not pending:
+        return set()
+    _, still = await asyncio.wait(pending, timeout=timeout_s)
+    if still:
+        log.error(
+            "tasks did not stop when cancelled", extra={"owner": what, "tasks": sorted(t.get_name() for t in still)}
+        )
+    return still
+
+
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.05) -> bool:
     """Poll an async predicate until true or timeout (used by tests, launcher and benchmarks)."""
     deadline = time.monotonic() + timeout_s
@@ -334,4 +356,12 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float,
     return await predicate()
 
 
-__all__ = ["Handler", "OutboxRelay", "StreamConsumer", "wait_event", "wait_until"]
+__all__ = [
+    "Handler",
+    "OutboxRelay",
+    "StreamConsumer",
+    "cancel_and_wait",
+    "raise_if_cancelled",
+    "wait_event",
+    "wait_until",
+]

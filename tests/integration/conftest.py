@@ -3,6 +3,7 @@ members and tokens. Cluster tests run the same app under Ray Serve."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from core.settings import Settings
+from db.bus import cancel_and_wait
 from serve.app import build_fastapi
 
 from ..conftest import MakeMember, Member  # noqa: F401 — re-exported for test modules
@@ -37,3 +39,24 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as c:
         yield c
+
+
+# Loops that take work every test shares (the outbox of all tenants, the inbox's due set).
+# One left running by a test keeps taking it onto that test's dead stream: every later
+# test that waits for an event fails, far from the cause. A test aborted mid-await (the
+# suite's timeout fires in the event loop and abandons the test's coroutine, its teardown
+# never running) leaves exactly that behind.
+_SHARED_WORK_LOOPS = ("outbox-relay", "inbox-scheduler")
+
+
+@pytest.fixture(autouse=True)
+async def _no_shared_work_loop_outlives_its_test() -> AsyncIterator[None]:
+    before = set(asyncio.all_tasks())
+    yield
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t.get_name().startswith(_SHARED_WORK_LOOPS)]
+    if leaked:
+        still = await cancel_and_wait(leaked, 5.0, "a finished test")
+        pytest.fail(
+            f"left running after the test (cancelled now, so later tests are not starved): "
+            f"{sorted(t.get_name() for t in leaked)}; did not stop: {sorted(t.get_name() for t in still)}"
+        )

@@ -19,6 +19,7 @@ from tools.inbox.worker import AgentPort, RunOutcome
 
 from ..conftest import Infra, MakeMember
 from ..inbox_support import InboxHarness, eventually, inbox_harness
+from ..payments_support import bounded
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -355,7 +356,7 @@ async def test_a_worker_killed_mid_turn_loses_nothing_and_answers_once(
         await eventually(running, 10, "the run to start")
         assert h.task is not None
         h.task.cancel()  # the worker dies mid-turn (its stream entries and due set stay behind)
-        await asyncio.gather(h.task, return_exceptions=True)
+        await bounded("the killed worker's shutdown", asyncio.gather(h.task, return_exceptions=True))
         await h.say("e aceitam pix?")  # stored by the gateway while no worker runs
         h.task = asyncio.create_task(h.worker.run_forever(h.stop))
         await _both_answered_on_their_own(h, "oi, vocês entregam?", "e aceitam pix?")
@@ -398,7 +399,7 @@ async def test_a_worker_killed_between_claim_and_run_start_answers_the_claimed_t
         assert await h.fetch("select id from agent_runs where tenant_id = $1") == []  # no run yet
         assert h.task is not None
         h.task.cancel()
-        await asyncio.gather(h.task, return_exceptions=True)
+        await bounded("the killed worker's shutdown", asyncio.gather(h.task, return_exceptions=True))
         await h.say("e aceitam pix?")
         h.task = asyncio.create_task(h.worker.run_forever(h.stop))
         await _both_answered_on_their_own(h, "oi, vocês entregam?", "e aceitam pix?")

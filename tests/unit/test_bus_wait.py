@@ -50,3 +50,61 @@ async def test_wait_event_says_whether_the_event_was_set() -> None:
     assert await wait_event(e, 0.01) is False
     e.set()
     assert await wait_event(e, 0.01) is True
+
+
+async def test_a_loop_that_checks_raise_if_cancelled_ends_after_a_swallowed_cancel() -> None:
+    """A library that swallows the cancel (or turns it into a ``TimeoutError``, an ``OSError``
+    that a retrying loop catches) leaves ``cancelling()`` set: the next iteration's check
+    ends the loop; the same loop without it runs on."""
+    from db.bus import raise_if_cancelled
+
+    async def swallowing_call() -> None:
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            raise TimeoutError from None  # what a cancel looks like after asyncio.timeout on 3.11
+
+    ended = asyncio.Event()
+
+    async def loop(check: bool) -> None:
+        while not ended.is_set():
+            if check:
+                raise_if_cancelled()
+            try:
+                await swallowing_call()
+            except OSError:
+                await asyncio.sleep(0.01)  # "cannot reach Redis; retrying"
+
+    for check, stops in ((True, True), (False, False)):
+        task = asyncio.create_task(loop(check))
+        await asyncio.sleep(0.02)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=0.5)
+        assert bool(done) is stops
+        if not done:
+            ended.set()  # the loop without the check only ends by its own condition
+            await asyncio.wait({task}, timeout=0.5)
+            assert task.done()
+
+
+async def test_cancel_and_wait_names_what_did_not_stop_and_does_not_hang() -> None:
+    import contextlib
+
+    from db.bus import cancel_and_wait
+
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):  # swallowed
+                await asyncio.sleep(0.05)
+
+    quick = asyncio.create_task(asyncio.sleep(10), name="quick")
+    stuck = asyncio.create_task(stubborn(), name="stuck")
+    await asyncio.sleep(0)
+    still = await cancel_and_wait([quick, stuck], 0.2, "test")
+    assert still == {stuck} and quick.cancelled()
+    release.set()
+    stuck.cancel()
+    await asyncio.wait({stuck}, timeout=2)
+    assert await cancel_and_wait([], 0.1, "nothing") == set()

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from core.events import Event
 from core.tenancy import TenantId
-from db.bus import StreamConsumer, wait_event
+from db.bus import StreamConsumer, raise_if_cancelled, wait_event
 
 from .accounts import AdsDeps
 from .conversions import RetryPolicy, conversion_from_event, send_due, suppress_lead, tenants_with_due
@@ -106,6 +106,7 @@ class AdsWorker:
 
     async def _sender(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            raise_if_cancelled()  # see db.bus.raise_if_cancelled: a swallowed cancel still ends the sender
             await wait_event(self._wake, self.config.tick_s)  # not wait_for: it can swallow a cancel
             self._wake.clear()
             try:
@@ -125,6 +126,7 @@ class AdsWorker:
         sender = self._sender_task = asyncio.create_task(self._sender(stop), name="ads-conversion-sender")
         try:
             while not stop.is_set():
+                raise_if_cancelled()
                 try:
                     await self.consumer.linger(await self.consumer.run_once())
                 except (RedisError, OSError) as exc:

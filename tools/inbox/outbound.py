@@ -31,6 +31,7 @@ import asyncpg
 
 from core.errors import TridiumError
 from core.tenancy import TenantId
+from db.bus import raise_if_cancelled
 from db.events import emit
 from db.pool import tenant_tx
 from tools.channels import (
@@ -143,6 +144,7 @@ async def deliver(
 ) -> str:
     """Send one outbound part until it is sent or failed; returns the final status."""
     while True:
+        raise_if_cancelled()  # a stopping worker's cancel, even one a library swallowed, ends the retries
         async with tenant_tx(pool, tenant_id) as conn:
             row = await conn.fetchrow(
                 """select o.id, o.thread_id, o.message_id, o.channel_account_id, o.recipient, o.content, o.status,

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 
 from core.events import Event
 from core.tenancy import TenantId
-from db.bus import StreamConsumer, wait_event
+from db.bus import StreamConsumer, cancel_and_wait, raise_if_cancelled, wait_event
 from db.pool import tenant_tx
 from tools.channels import ConnectorRegistry
 
@@ -75,6 +75,7 @@ class InboxConfig:
     max_wait_s: float = 15.0
     tick_s: float = 0.2
     sweep_s: float = 30.0  # how often pending threads are re-read from Postgres
+    stop_timeout_s: float = 10.0  # how long a stopping worker waits for its turns and deliveries
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
 
@@ -268,6 +269,7 @@ class InboxWorker:
     async def _scheduler(self, stop: asyncio.Event) -> None:
         last_sweep = time.monotonic()
         while not stop.is_set():
+            raise_if_cancelled()  # a cancel a library swallowed (or turned into a TimeoutError) still ends it
             try:
                 if time.monotonic() - last_sweep > self.config.sweep_s:
                     last_sweep = time.monotonic()
@@ -288,10 +290,8 @@ class InboxWorker:
         try:
             await self.consumer.run_forever(stop)
         finally:
-            scheduler.cancel()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(scheduler, *self._tasks, return_exceptions=True)
+            # Bounded: a turn or delivery that swallowed its cancel is logged, not waited on forever.
+            await cancel_and_wait([scheduler, *self._tasks], self.config.stop_timeout_s, "inbox worker")
 
     def stats(self) -> dict[str, int]:
         return {"handled": self.handled, "turns": self.turns, "in_flight": len(self._tasks)}
