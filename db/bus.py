@@ -77,12 +77,7 @@ class OutboxRelay:
         broken socket, a server that went away) is terminated instead of waited for."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            done, _ = await asyncio.wait({task}, timeout=self._stop_timeout)
-            if not done:  # a cancellation swallowed somewhere below: say so, don't hang
-                log.error("outbox relay task did not stop when cancelled", extra={"task": repr(task)})
-            elif not task.cancelled() and task.exception() is not None:
-                log.warning("outbox relay task had failed", extra={"error": repr(task.exception())})
+            await cancel_and_wait([task], self._stop_timeout, "outbox relay")
         listener, self._listener = self._listener, None
         if listener is not None:
             try:
@@ -328,17 +323,30 @@ async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
     return True
 
 
+# How long a Serve replica's ``__del__`` waits for its loops: longer than the loops' own
+# bounded shutdowns (the inbox worker's 10 s), shorter than Serve's 20 s graceful shutdown.
+STOP_TIMEOUT_S = 15.0
+
+
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout_s: float, what: str) -> set[asyncio.Task[Any]]:
     """Cancel ``tasks`` and wait for them at most ``timeout_s``; returns those still running.
 
     A shutdown must end: a task that swallowed its cancellation is logged by name (with
-    ``what`` owned it) and left behind instead of being awaited forever."""
-    pending = {t for t in tasks if not t.done()}
-    for task in pending:
+    ``what`` owned it) and left behind instead of being awaited forever. A task that had
+    already failed is logged with its error, and that error does not stop the caller's
+    cleanup (``await task`` would raise it)."""
+    tasks = set(tasks)
+    for task in tasks:
         task.cancel()
-    if not pending:
+    if not tasks:
         return set()
-    _, still = await asyncio.wait(pending, timeout=timeout_s)
+    _, still = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in tasks - still:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "task had failed before it was stopped",
+                extra={"owner": what, "task": task.get_name(), "error": repr(task.exception())},
+            )
     if still:
         log.error(
             "tasks did not stop when cancelled", extra={"owner": what, "tasks": sorted(t.get_name() for t in still)}
@@ -358,6 +366,7 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float,
 
 __all__ = [
     "Handler",
+    "STOP_TIMEOUT_S",
     "OutboxRelay",
     "StreamConsumer",
     "cancel_and_wait",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
-from db.bus import wait_event
+from db.bus import cancel_and_wait, raise_if_cancelled, wait_event
 
 
 async def _stop_as_woken(wait: object) -> bool:
@@ -56,7 +57,6 @@ async def test_a_loop_that_checks_raise_if_cancelled_ends_after_a_swallowed_canc
     """A library that swallows the cancel (or turns it into a ``TimeoutError``, an ``OSError``
     that a retrying loop catches) leaves ``cancelling()`` set: the next iteration's check
     ends the loop; the same loop without it runs on."""
-    from db.bus import raise_if_cancelled
 
     async def swallowing_call() -> None:
         try:
@@ -88,10 +88,6 @@ async def test_a_loop_that_checks_raise_if_cancelled_ends_after_a_swallowed_canc
 
 
 async def test_cancel_and_wait_names_what_did_not_stop_and_does_not_hang() -> None:
-    import contextlib
-
-    from db.bus import cancel_and_wait
-
     release = asyncio.Event()
 
     async def stubborn() -> None:
@@ -108,3 +104,15 @@ async def test_cancel_and_wait_names_what_did_not_stop_and_does_not_hang() -> No
     stuck.cancel()
     await asyncio.wait({stuck}, timeout=2)
     assert await cancel_and_wait([], 0.1, "nothing") == set()
+
+
+async def test_cancel_and_wait_logs_a_task_that_had_failed_instead_of_raising(caplog) -> None:  # type: ignore[no-untyped-def]
+    async def broken() -> None:
+        raise RuntimeError("redis went away")
+
+    failed = asyncio.create_task(broken(), name="broken")
+    await asyncio.wait({failed})
+    with caplog.at_level("WARNING", logger="db.bus"):
+        assert await cancel_and_wait([failed], 0.1, "test") == set()
+    (record,) = [r for r in caplog.records if r.message == "task had failed before it was stopped"]
+    assert record.__dict__["task"] == "broken" and "redis went away" in record.__dict__["error"]

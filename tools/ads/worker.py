@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from core.events import Event
 from core.tenancy import TenantId
-from db.bus import StreamConsumer, raise_if_cancelled, wait_event
+from db.bus import StreamConsumer, cancel_and_wait, raise_if_cancelled, wait_event
 
 from .accounts import AdsDeps
 from .conversions import RetryPolicy, conversion_from_event, send_due, suppress_lead, tenants_with_due
@@ -44,6 +44,7 @@ EVENT_TYPES = frozenset({"payment.succeeded", "deal.won", "creative.approved"})
 @dataclass(frozen=True)
 class AdsWorkerConfig:
     tick_s: float = 1.0
+    stop_timeout_s: float = 10.0  # how long a stopping worker waits for its sender
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -133,8 +134,8 @@ class AdsWorker:
                     log.warning("ads worker cannot read the stream; retrying", extra={"error": str(exc)})
                     await asyncio.sleep(1.0)
         finally:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            # Bounded: a sender that swallowed its cancel is logged, not waited on forever.
+            await cancel_and_wait([sender], self.config.stop_timeout_s, "ads worker")
 
     @property
     def sender_alive(self) -> bool:
