@@ -29,7 +29,6 @@ and the ingestion tasks, which reserve theirs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from array import array
 from typing import Any
@@ -42,6 +41,7 @@ from ray import serve
 from core.logging import setup_logging
 from core.settings import Settings
 from core.tenancy import TenantId
+from db.bus import STOP_TIMEOUT_S, cancel_and_wait
 from db.pool import create_pool, tenant_tx
 from knowledge import store
 from knowledge.dispatch import UploadDispatcher
@@ -171,9 +171,7 @@ class KnowledgeSweeper:
             raise RuntimeError("knowledge sweeper stopped")
 
     async def __del__(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait([self._task], STOP_TIMEOUT_S, type(self).__name__)
         await self._dispatcher.close()
         await self._pool.close()
 

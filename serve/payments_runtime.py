@@ -15,7 +15,6 @@ Settings come from the environment the launcher ships in ``runtime_env``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import date
 from typing import Any
@@ -29,6 +28,7 @@ from ray import serve
 from core.logging import setup_logging
 from core.settings import Settings
 from core.tenancy import TenantId
+from db.bus import STOP_TIMEOUT_S, cancel_and_wait
 from db.pool import create_pool
 from serve.fanout import bounded_round
 from tools.payments import AsaasAccounts, PaymentsWorker, drift_window_start, repair_drift, tenants_with_asaas
@@ -111,10 +111,7 @@ class PaymentsWorkerDeployment:
 
     async def __del__(self) -> None:
         self._stop.set()
-        for task in (self._task, self._schedule):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([self._task, self._schedule], STOP_TIMEOUT_S, type(self).__name__)
         await self._http.aclose()
         await self._redis.aclose()
         await self._pool.close()

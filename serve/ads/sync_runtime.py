@@ -14,7 +14,6 @@ Settings come from the environment the launcher ships in ``runtime_env``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from ray import serve
 from core.logging import setup_logging
 from core.settings import Settings
 from core.tenancy import TenantId
+from db.bus import STOP_TIMEOUT_S, cancel_and_wait
 from db.pool import create_pool
 from serve.fanout import bounded_round
 from tools.ads.accounts import AdsDeps, build_registry
@@ -115,9 +115,7 @@ class AdsSyncDeployment:
 
     async def __del__(self) -> None:
         self._stop.set()
-        self._schedule.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._schedule
+        await cancel_and_wait([self._schedule], STOP_TIMEOUT_S, type(self).__name__)
         await self._pool.close()
 
 

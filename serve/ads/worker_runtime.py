@@ -6,7 +6,6 @@ PAUSED ads. Settings come from the replica's environment (the launcher's ``runti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from ray import serve
 
 from core.logging import setup_logging
 from core.settings import Settings
+from db.bus import STOP_TIMEOUT_S, cancel_and_wait
 from db.pool import create_pool
 from tools.ads.accounts import AdsDeps, build_registry
 from tools.ads.worker import AdsWorker
@@ -45,9 +45,7 @@ class AdsWorkerDeployment:
 
     async def __del__(self) -> None:
         self._stop.set()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait([self._task], STOP_TIMEOUT_S, type(self).__name__)
         await self._http.aclose()
         await self._redis.aclose()
         await self._pool.close()

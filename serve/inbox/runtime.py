@@ -5,7 +5,6 @@ Luddy through the Ray agent runtime. Settings come from the replica's environmen
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ from ray import serve
 
 from core.logging import setup_logging
 from core.settings import Settings
+from db.bus import STOP_TIMEOUT_S, cancel_and_wait
 from db.pool import create_pool
 from tools.inbox import SecretBox
 from tools.inbox.worker import InboxWorker
@@ -53,9 +53,7 @@ class InboxWorkerDeployment:
 
     async def __del__(self) -> None:
         self._stop.set()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait([self._task], STOP_TIMEOUT_S, type(self).__name__)
         await self._http.aclose()
         await self._redis.aclose()
         await self._pool.close()
