@@ -8,8 +8,11 @@ call (``max_task_retries=0``): state lives in Postgres/Redis and is reloaded by 
 incarnation, and side-effecting tools are idempotency-keyed, so a crash never
 re-executes an effect.
 
-An actor with no run for ``agent_idle_s`` passivates itself (``exit_actor``); the next
-call through ``RayRuntime`` recreates it — idle tenants cost no memory.
+An actor with no run for ``agent_idle_s`` passivates itself (``ray.kill`` of itself); the next
+call through ``RayRuntime`` recreates it — idle tenants cost no memory. Passivation and
+calls are exclusive (``PassivationGate``): an actor never closes under a call that has
+started (a run it would orphan, a pool it would close mid-query), and a call that arrives
+while it closes is refused with ``ActorPassivating`` and retried on the next incarnation.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
@@ -37,6 +41,7 @@ NAMESPACE = "tridium-agents"
 # How long a call waits for a restarting (killed) actor before it fails.
 RESTART_BUDGET_S = 60.0
 SWITCH_INTERVAL_S = 0.0005  # the actor process's GIL switch interval once active (see AgentActor)
+CLOSE_TIMEOUT_S = 10.0  # how long a passivating actor waits for its clients to close
 WARM_UP_NICE = 10  # how much lower the CPU priority of an actor's post-activation warm-up is
 SERVE_APP = "tridium"  # the Serve application whose Searcher deployment agents search through
 _ENV_PREFIXES = ("TRIDIUM_", "DATABASE_", "REDIS_URL", "LLM_", "AGNO_", "OTEL_")
@@ -49,6 +54,38 @@ METHODS = frozenset(
 
 def actor_name(tenant_id: UUID, agent: str) -> str:
     return f"{agent}:{tenant_id}"
+
+
+class ActorPassivating(Exception):
+    """The actor is closing for idleness: nothing of the call ran; call the next incarnation."""
+
+
+class PassivationGate:
+    """Calls in flight against passivation, in one actor's event loop (no locks needed:
+    both sides decide without awaiting).
+
+    The watchdog closes only with no call in flight (``try_close``); once closing,
+    ``enter`` refuses, so no call runs against clients being closed."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.closing = False
+
+    @contextlib.contextmanager
+    def enter(self) -> Iterator[None]:
+        if self.closing:
+            raise ActorPassivating("agent actor is passivating")
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+
+    def try_close(self, idle: bool) -> bool:
+        """Start closing if ``idle`` and no call is in flight; True when closing (for good)."""
+        if not self.closing and idle and self.in_flight == 0:
+            self.closing = True
+        return self.closing
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
@@ -64,6 +101,8 @@ class AgentActor:
         self._warmup: asyncio.Task[None] | None = None
         self._closers: list[Any] = []
         self._search: Any = None
+        self._gate = PassivationGate()
+        self._idle_s = 0.0
 
     async def _ensure(self) -> Any:
         if self._host is not None:
@@ -99,7 +138,8 @@ class AgentActor:
                 self._closers = [client.aclose, pool.close, ads_http.aclose]
                 self._host = host
                 self._search = search
-                self._watchdog = asyncio.create_task(self._watch_idle(settings.agent_idle_s))
+                self._idle_s = settings.agent_idle_s
+                self._watchdog = asyncio.create_task(self._watch_idle())
                 self._warmup = asyncio.create_task(self._warm_up())
                 # Ray hands a call's result back from another thread, which needs the GIL:
                 # with the default 5 ms switch interval a run busy on the CPU (building its
@@ -134,24 +174,38 @@ class AgentActor:
     async def call(self, method: str, *args: Any) -> Any:
         if method not in METHODS:
             raise ValueError(f"not an agent method: {method}")
-        host = await self._ensure()
-        return await getattr(host, method)(*args)
+        with self._gate.enter():
+            host = await self._ensure()
+            return await getattr(host, method)(*args)
 
-    async def _watch_idle(self, idle_s: float) -> None:
+    def _idle(self) -> bool:
+        return self._host is not None and self._host.idle_for() > self._idle_s
+
+    async def _watch_idle(self) -> None:
+        """Passivate once idle: close the clients, then end the process.
+
+        ``exit_actor()`` is not used: the worker then waits for the tasks it owns to finish
+        (Serve's long poll behind the Searcher handle: up to a minute) and meanwhile leaves
+        every call queued to it unanswered — a run started then waited past the gateway's
+        budget (CI, stop 17). ``ray.kill`` ends it now; the queued calls fail with
+        ``RayActorError`` and are retried on a new incarnation (``RayRuntime.call``)."""
         while True:
-            await asyncio.sleep(max(0.2, min(30.0, idle_s / 4)))
-            if self._host is not None and self._host.idle_for() > idle_s:
-                me = ray.get_runtime_context().current_actor
-                await me.passivate.remote()
-                return
+            await asyncio.sleep(max(0.2, min(30.0, self._idle_s / 4)))
+            if self._gate.try_close(self._idle()):
+                break
+        try:
+            await asyncio.wait_for(self._close(), CLOSE_TIMEOUT_S)
+        except Exception:  # closing is best effort: the process ends either way
+            log.warning("agent actor did not close cleanly; ending it", exc_info=True)
+        ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 
-    async def passivate(self) -> None:
-        """Close clients and exit on purpose (no restart); the registry recreates on demand."""
+    async def _close(self) -> None:
+        if self._warmup is not None:
+            self._warmup.cancel()
         if self._host is not None:
             await self._host.shutdown()
         for close in self._closers:
             await close()
-        ray.actor.exit_actor()  # type: ignore[no-untyped-call]
 
 
 def _lower_priority() -> None:
@@ -228,7 +282,10 @@ class RayRuntime:
                 cause = getattr(exc, "cause", None)
                 if isinstance(cause, TridiumError):
                     raise cause from None
-                raise
+                if not isinstance(cause, ActorPassivating) or loop.time() + pause > deadline:
+                    raise
+                # Closing for idleness (nothing of the call ran): the next incarnation takes it.
+                self._handles.pop((tenant_id, agent), None)
             except ActorUnavailableError:
                 # Killed and being restarted by Ray (max_restarts=-1): wait for the new
                 # incarnation instead of failing the caller.
@@ -249,4 +306,4 @@ class RayRuntime:
         self._handles.clear()
 
 
-__all__ = ["METHODS", "NAMESPACE", "AgentActor", "RayRuntime", "actor_name"]
+__all__ = ["METHODS", "NAMESPACE", "ActorPassivating", "AgentActor", "PassivationGate", "RayRuntime", "actor_name"]
