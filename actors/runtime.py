@@ -32,7 +32,7 @@ from uuid import UUID
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
-from core.errors import TridiumError
+from core.errors import DependencyUnavailable, TridiumError
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -237,6 +237,15 @@ def _actor_env() -> dict[str, str]:
     return env
 
 
+def _unreachable(agent: str) -> DependencyUnavailable:
+    """The agent's actor did not answer within ``RESTART_BUDGET_S`` (a 503, not a 500)."""
+    return DependencyUnavailable(
+        f"the {agent} agent is restarting and did not answer within {RESTART_BUDGET_S:.0f} s; retry",
+        details={"agent": agent},
+        headers={"Retry-After": "5"},
+    )
+
+
 class RayRuntime:
     """Reaches agent actors by name; get-or-create off the event loop; one retry on death."""
 
@@ -282,22 +291,26 @@ class RayRuntime:
                 cause = getattr(exc, "cause", None)
                 if isinstance(cause, TridiumError):
                     raise cause from None
-                if not isinstance(cause, ActorPassivating) or loop.time() + pause > deadline:
+                if not isinstance(cause, ActorPassivating):
                     raise
+                if loop.time() + pause > deadline:
+                    raise _unreachable(agent) from exc
                 # Closing for idleness (nothing of the call ran): the next incarnation takes it.
                 self._handles.pop((tenant_id, agent), None)
-            except ActorUnavailableError:
+            except ActorUnavailableError as exc:
                 # Killed and being restarted by Ray (max_restarts=-1): wait for the new
                 # incarnation instead of failing the caller.
                 if loop.time() + pause > deadline:
-                    raise
+                    raise _unreachable(agent) from exc
             except RayActorError as exc:
                 # Passivated (exited for good) or reported dead while Ray restarts it: forget
                 # the handle and get-or-create again (the same actor if it is restarting).
                 # Only a constructor that fails is not worth waiting for.
                 self._handles.pop((tenant_id, agent), None)
-                if exc.actor_init_failed or loop.time() + pause > deadline:
+                if exc.actor_init_failed:
                     raise
+                if loop.time() + pause > deadline:
+                    raise _unreachable(agent) from exc
                 log.info("agent actor gone; re-activating", extra={"agent": agent, "tenant_id": str(tenant_id)})
             await asyncio.sleep(pause)
             pause = min(1.0, pause * 2)
