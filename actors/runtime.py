@@ -285,6 +285,7 @@ class RayRuntime:
         pause = 0.1
         while True:
             h = await self.handle(tenant_id, agent)
+            failure: Exception
             try:
                 return await h.call.remote(method, *args)
             except RayTaskError as exc:
@@ -293,15 +294,13 @@ class RayRuntime:
                     raise cause from None
                 if not isinstance(cause, ActorPassivating):
                     raise
-                if loop.time() + pause > deadline:
-                    raise _unreachable(agent) from exc
                 # Closing for idleness (nothing of the call ran): the next incarnation takes it.
                 self._handles.pop((tenant_id, agent), None)
+                failure = exc
             except ActorUnavailableError as exc:
                 # Killed and being restarted by Ray (max_restarts=-1): wait for the new
                 # incarnation instead of failing the caller.
-                if loop.time() + pause > deadline:
-                    raise _unreachable(agent) from exc
+                failure = exc
             except RayActorError as exc:
                 # Passivated (exited for good) or reported dead while Ray restarts it: forget
                 # the handle and get-or-create again (the same actor if it is restarting).
@@ -309,9 +308,10 @@ class RayRuntime:
                 self._handles.pop((tenant_id, agent), None)
                 if exc.actor_init_failed:
                     raise
-                if loop.time() + pause > deadline:
-                    raise _unreachable(agent) from exc
                 log.info("agent actor gone; re-activating", extra={"agent": agent, "tenant_id": str(tenant_id)})
+                failure = exc
+            if loop.time() + pause > deadline:
+                raise _unreachable(agent) from failure
             await asyncio.sleep(pause)
             pause = min(1.0, pause * 2)
 
